@@ -1,0 +1,31 @@
+"""The `gongdan` command line: one click group; each domain adds its own sub-group."""
+
+from __future__ import annotations
+
+import click
+
+from gongdan import __version__
+from gongdan.cli_rules import rules
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="gongdan")
+def main() -> None:
+    """gongdan (工单) 工单平台命令行 / the work-order platform's command line."""
+
+
+main.add_command(rules)
+
+
+def iter_commands(
+    group: click.Group = main, prefix: str = "gongdan"
+) -> list[tuple[str, click.Command]]:
+    """Every command and sub-command, as ("gongdan rules check", command); docs are checked against it."""
+    out: list[tuple[str, click.Command]] = []
+    for name in sorted(group.commands):
+        cmd = group.commands[name]
+        path = f"{prefix} {name}"
+        out.append((path, cmd))
+        if isinstance(cmd, click.Group):
+            out.extend(iter_commands(cmd, path))
+    return out

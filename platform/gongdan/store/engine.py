@@ -1,0 +1,138 @@
+"""The database engine: chosen from the URL, bound to our tables, migrated, pooled.
+
+One process talks to one database at a time: `bind()` points every table (ours and
+Piccolo's migration table) at the engine. The PostgreSQL pool is tied to the event loop
+that creates it, so `open_database()` runs inside the app's lifespan.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import io
+import os
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+from piccolo.apps.migrations.commands.forwards import run_forwards
+from piccolo.apps.migrations.tables import Migration
+from piccolo.engine.base import Engine
+from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+
+from gongdan.settings import Settings
+from gongdan.store import piccolo_conf
+from gongdan.store.tables import ALL_TABLES
+
+PICCOLO_CONF = "gongdan.store.piccolo_conf"
+_MIGRATION_LOCK_ID = 7_262_001  # pg_advisory_lock key: one migrator at a time
+
+
+class GongdanSQLiteEngine(SQLiteEngine):
+    """SQLite with a busy timeout and `synchronous=NORMAL` (safe under WAL, much faster)."""
+
+    async def get_connection(self) -> Any:
+        connection = await super().get_connection()
+        await connection.execute("PRAGMA synchronous = NORMAL")
+        return connection
+
+
+def sqlite_path(url: str) -> str:
+    """`sqlite:///./x.db` -> `./x.db`; `sqlite:////abs/x.db` -> `/abs/x.db`."""
+    rest = url[len("sqlite://") :]
+    if not rest.startswith("/"):
+        raise ValueError(f"bad SQLite URL {url!r}: use sqlite:///relative.db or sqlite:////abs.db")
+    return unquote(rest[1:])
+
+
+def make_engine(settings: Settings) -> Engine:
+    """The Piccolo engine for `settings.database_url`."""
+    url = settings.database_url
+    if url.startswith("sqlite://"):
+        return GongdanSQLiteEngine(path=sqlite_path(url), timeout=settings.sqlite_timeout)
+    if settings.is_postgres:
+        parsed = urlparse(url)
+        return PostgresEngine(
+            config={"dsn": url, "database": (parsed.path or "/").lstrip("/") or "postgres"},
+            extensions=(),
+        )
+    raise ValueError(
+        f"不支持的数据库地址 / unsupported database URL {url!r}: "
+        "use sqlite:///PATH or postgresql://USER@HOST:PORT/DB"
+    )
+
+
+def bind(engine: Engine) -> None:
+    """Point our tables and Piccolo's migration machinery at `engine`."""
+    os.environ["PICCOLO_CONF"] = PICCOLO_CONF
+    piccolo_conf.DB = engine  # type: ignore[assignment]
+    for table in [*ALL_TABLES, Migration]:
+        table._meta.db = engine
+
+
+class Database:
+    """The bound engine plus the transaction style each engine needs."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.engine = make_engine(settings)
+        self.is_sqlite = isinstance(self.engine, SQLiteEngine)
+
+    async def open(self, *, migrate: bool) -> None:
+        """Bind, set SQLite to WAL, run migrations if asked, start the PostgreSQL pool."""
+        bind(self.engine)
+        if self.is_sqlite:
+            path = sqlite_path(self.settings.database_url)
+            if os.path.dirname(path):
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+            await self.engine.run_ddl("PRAGMA journal_mode = WAL")
+        if migrate:
+            await self.migrate()
+        if isinstance(self.engine, PostgresEngine):
+            await self.engine.start_connection_pool(
+                min_size=self.settings.pg_pool_min, max_size=self.settings.pg_pool_max
+            )
+
+    async def close(self) -> None:
+        """Close the PostgreSQL pool, if any."""
+        if isinstance(self.engine, PostgresEngine) and self.engine.pool is not None:
+            await self.engine.close_connection_pool()
+
+    async def migrate(self) -> str:
+        """Run every pending migration, holding a lock so concurrent starters take turns."""
+        bind(self.engine)
+        out = io.StringIO()
+        async with self._migration_lock():
+            with contextlib.redirect_stdout(out):
+                result = await run_forwards(app_name="gongdan")
+        if not result.success:
+            raise RuntimeError(f"migration failed: {result.message}\n{out.getvalue()}")
+        return out.getvalue()
+
+    @contextlib.asynccontextmanager
+    async def _migration_lock(self) -> AsyncIterator[None]:
+        if isinstance(self.engine, PostgresEngine):
+            conn = await self.engine.get_new_connection()
+            try:
+                await conn.execute(f"SELECT pg_advisory_lock({_MIGRATION_LOCK_ID})")
+                yield
+            finally:
+                await conn.close()  # closing the session releases the lock
+        else:
+            path = sqlite_path(self.settings.database_url) + ".migrate-lock"
+            with open(path, "a") as fh:
+                fcntl.flock(fh, fcntl.LOCK_EX)
+                try:
+                    yield
+                finally:
+                    fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def transaction(self, *, write: bool = True) -> Any:
+        """A transaction; on SQLite a writer takes the write lock at BEGIN (IMMEDIATE), so
+        read-modify-write sequences never fail half-way with 'database is locked'."""
+        if isinstance(self.engine, SQLiteEngine):
+            return self.engine.transaction(
+                transaction_type=TransactionType.immediate if write else TransactionType.deferred
+            )
+        return self.engine.transaction()

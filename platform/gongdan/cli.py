@@ -6,6 +6,7 @@ import click
 
 from gongdan import __version__
 from gongdan.cli_rules import rules
+from gongdan.cli_server import db, demo, serve, token
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -15,12 +16,16 @@ def main() -> None:
 
 
 main.add_command(rules)
+for _command in (serve, db, token, demo):
+    main.add_command(_command)
 
 
 def iter_commands(
     group: click.Group = main, prefix: str = "gongdan"
 ) -> list[tuple[str, click.Command]]:
-    """Every command and sub-command, as ("gongdan rules check", command); docs are checked against it."""
+    """Every command and sub-command, as ("gongdan rules check", command).
+
+    The docs are checked against it."""
     out: list[tuple[str, click.Command]] = []
     for name in sorted(group.commands):
         cmd = group.commands[name]

@@ -15,7 +15,7 @@ from typing import Any
 PREFIX = "GONGDAN_"
 
 
-def setting(default: Any, help: str) -> Any:  # noqa: A002 - "help" reads best here
+def setting(default: Any, help: str) -> Any:
     """A settings field with its help text (shown in docs and `gongdan serve --help`)."""
     return field(default=default, metadata={"help": help})
 

@@ -45,7 +45,7 @@ class GdLine(Table, tablename="gd_line"):
     name = Varchar(length=200)
     prefix = Varchar(length=16)
     form_version = Integer(default=0)
-    states = JSON(default="null")
+    states = JSON(null=True, default=None)
     rules_version = Integer(null=True, default=None)
     created_at = Timestamptz()
 
@@ -99,7 +99,7 @@ class GdTicket(Table, tablename="gd_ticket"):
     fields = JSON()
     facts = JSON(default="{}")  # attachments, customer_signature, root_cause_recorded
     tier = Varchar(length=32, null=True, default=None, index=True)
-    sla = JSON(default="null")
+    sla = JSON(null=True, default=None)
     respond_by = Timestamptz(null=True, default=None)
     resolve_by = Timestamptz(null=True, default=None)
     assignee = Varchar(length=100, null=True, default=None, index=True)
@@ -123,8 +123,8 @@ class GdEvent(Table, tablename="gd_event"):
     at = Timestamptz()
     actor = Varchar(length=100)
     channel = Varchar(length=16)
-    before = JSON(default="null")
-    after = JSON(default="null")
+    before = JSON(null=True, default=None)
+    after = JSON(null=True, default=None)
     data = JSON(default="{}")
 
 

@@ -589,8 +589,8 @@ async def forwards():
         column_class_name="JSON",
         column_class=JSON,
         params={
-            "default": "null",
-            "null": False,
+            "default": None,
+            "null": True,
             "primary_key": False,
             "unique": False,
             "index": False,
@@ -994,8 +994,8 @@ async def forwards():
         column_class_name="JSON",
         column_class=JSON,
         params={
-            "default": "null",
-            "null": False,
+            "default": None,
+            "null": True,
             "primary_key": False,
             "unique": False,
             "index": False,
@@ -1015,8 +1015,8 @@ async def forwards():
         column_class_name="JSON",
         column_class=JSON,
         params={
-            "default": "null",
-            "null": False,
+            "default": None,
+            "null": True,
             "primary_key": False,
             "unique": False,
             "index": False,
@@ -1164,8 +1164,8 @@ async def forwards():
         column_class_name="JSON",
         column_class=JSON,
         params={
-            "default": "null",
-            "null": False,
+            "default": None,
+            "null": True,
             "primary_key": False,
             "unique": False,
             "index": False,

@@ -79,8 +79,9 @@ class Database:
         self.engine = make_engine(settings)
         self.is_sqlite = isinstance(self.engine, SQLiteEngine)
 
-    async def open(self, *, migrate: bool) -> None:
-        """Bind, set SQLite to WAL, run migrations if asked, start the PostgreSQL pool."""
+    async def open(self, *, migrate: bool, pool: bool = True) -> None:
+        """Bind, set SQLite to WAL, run migrations if asked, start the PostgreSQL pool
+        (unless `pool` is false: then every query opens its own connection)."""
         bind(self.engine)
         if self.is_sqlite:
             path = sqlite_path(self.settings.database_url)
@@ -89,7 +90,7 @@ class Database:
             await self.engine.run_ddl("PRAGMA journal_mode = WAL")
         if migrate:
             await self.migrate()
-        if isinstance(self.engine, PostgresEngine):
+        if pool and isinstance(self.engine, PostgresEngine):
             await self.engine.start_connection_pool(
                 min_size=self.settings.pg_pool_min, max_size=self.settings.pg_pool_max
             )

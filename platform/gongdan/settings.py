@@ -51,9 +51,6 @@ class Settings:
         "令牌缓存秒数 / seconds a verified API token is cached in a process; a revoked "
         "token stops working after at most this long (0 disables the cache).",
     )
-    idempotency_hours: int = setting(
-        24, "幂等键保留小时数 / hours an `Idempotency-Key` is remembered."
-    )
     log_level: str = setting("info", "日志级别 / log level: debug, info, warning, error.")
     debug: bool = setting(False, "调试模式 / debug mode: tracebacks in 500 responses.")
 

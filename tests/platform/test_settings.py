@@ -41,4 +41,5 @@ def test_database_urls() -> None:
     assert sqlite_path("sqlite:////var/lib/gongdan.db") == "/var/lib/gongdan.db"
     with pytest.raises(ValueError, match="unsupported"):
         make_engine(Settings(database_url="mysql://x"))
-    assert make_engine(Settings(database_url="postgresql://postgres@127.0.0.1:5432/test")).engine_type == "postgres"
+    pg = make_engine(Settings(database_url="postgresql://postgres@127.0.0.1:5432/test"))
+    assert pg.engine_type == "postgres"

@@ -43,7 +43,10 @@ def serve(host: str | None, port: int | None, workers: int | None, reload: bool)
 
     async def migrate() -> None:
         db = Database(settings)
-        await db.migrate()
+        try:
+            await db.migrate()
+        finally:
+            await db.close()
 
     asyncio.run(migrate())
     # the workers read the same settings from the environment; migrations are done
@@ -71,7 +74,11 @@ def db_upgrade() -> None:
     settings = Settings.from_env()
 
     async def main() -> str:
-        return await Database(settings).migrate()
+        db = Database(settings)
+        try:
+            return await db.migrate()
+        finally:
+            await db.close()
 
     out = asyncio.run(main())
     click.echo(out.strip() or "ok")

@@ -103,6 +103,7 @@ async def api(db_url: str) -> AsyncIterator[Api]:
     await db.open(migrate=True, pool=False)
     await ensure_user("admin", "admin")
     token = await create_token("admin")
+    await db.close()
     async with AsyncTestClient(app=create_app(settings)) as client:
         yield Api(client, token)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import uuid
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -195,14 +196,41 @@ def _validate(ctx: LineContext, values: dict[str, Any]) -> None:
         )
 
 
-async def _next_number(ctx: LineContext, now: dt.datetime, tz: ZoneInfo) -> str:
-    day = now.astimezone(tz).strftime("%Y%m%d")
+def _day(now: dt.datetime, tz: ZoneInfo) -> str:
+    return now.astimezone(tz).strftime("%Y%m%d")
+
+
+async def _assign_number(db: Database, ctx: LineContext, ticket_id: int, day: str) -> str:
+    """Take the line's next number for `day` and give it to the ticket, as the LAST write
+    of the creating transaction.
+
+    The counter row is locked from this statement until COMMIT, so creates for one line
+    and day queue here; keeping it last keeps that queue short. Numbers are gapless because
+    a transaction that fails rolls its increment back with it."""
+    key, prefix = f"{ctx.key}:{day}", f"{ctx.line['prefix']}-{day}-"
+    if not db.is_sqlite:
+        rows = await GdTicket.raw(
+            "WITH c AS (INSERT INTO gd_counter (key, last) VALUES ({}, 1) "
+            "ON CONFLICT (key) DO UPDATE SET last = gd_counter.last + 1 RETURNING last) "
+            "UPDATE gd_ticket SET number = {}::text || CASE WHEN c.last < 10000 "
+            "THEN lpad(c.last::text, 4, '0') ELSE c.last::text END, "
+            "search_text = lower({}::text) || CASE WHEN c.last < 10000 "
+            "THEN lpad(c.last::text, 4, '0') ELSE c.last::text END || ' ' || search_text "
+            "FROM c WHERE gd_ticket.id = {} RETURNING gd_ticket.number",
+            key, prefix, prefix, ticket_id,
+        )
+        return str(rows[0]["number"])
     rows = await GdCounter.raw(
         "INSERT INTO gd_counter (key, last) VALUES ({}, 1) "
         "ON CONFLICT (key) DO UPDATE SET last = gd_counter.last + 1 RETURNING last",
-        f"{ctx.key}:{day}",
+        key,
     )
-    return f"{ctx.line['prefix']}-{day}-{int(rows[0]['last']):04d}"
+    number = f"{prefix}{int(rows[0]['last']):04d}"
+    await GdTicket.raw(
+        "UPDATE gd_ticket SET number = {}, search_text = {} || ' ' || search_text WHERE id = {}",
+        number, number.lower(), ticket_id,
+    )
+    return number
 
 
 def _event(ticket_id: int, seq: int, type_: str, at: dt.datetime, actor: str, channel: str,
@@ -240,28 +268,31 @@ async def create_ticket(
     tz = ZoneInfo(settings.timezone)
     now = now_utc()
     sla, respond_by, resolve_by = _sla(decision, now)
+    day = _day(now, tz)
+    row: dict[str, Any] = {
+        "line_key": ctx.key, "form_version": int(ctx.form["version"]),
+        "rules_version": ctx.line.get("rules_version") if rs else None, "state": state,
+        "fields": values, "facts": {}, "tier": sla["tier"] if sla else None, "sla": sla,
+        "respond_by": respond_by, "resolve_by": resolve_by, "assignee": None,
+        "customer_phone": normalize_phone(str(values.get("customer_phone", ""))),
+        "version": 1, "last_seq": 1, "idempotency_key": idem, "created_by": user.name,
+        "created_at": now, "updated_at": now,
+    }
     try:
         async with db.transaction():
             if idem and (found := await _by_idempotency_key(idem)) is not None:
                 return ticket_out(found, settings, ctx.machine), False
-            number = await _next_number(ctx, now, tz)
-            rows = await GdTicket.insert(
-                GdTicket(
-                    number=number, line_key=ctx.key, form_version=int(ctx.form["version"]),
-                    rules_version=ctx.line.get("rules_version") if rs else None, state=state,
-                    fields=values, facts={}, tier=sla["tier"] if sla else None, sla=sla,
-                    respond_by=respond_by, resolve_by=resolve_by,
-                    customer_phone=normalize_phone(str(values.get("customer_phone", ""))),
-                    search_text=search_text(number, values), version=1, last_seq=1,
-                    idempotency_key=idem, created_by=user.name, created_at=now, updated_at=now,
-                )
+            placeholder = f"~{uuid.uuid4().hex}"  # replaced by the real number below
+            inserted = await GdTicket.insert(
+                GdTicket(number=placeholder, search_text=search_text("", values), **row)
             ).returning(GdTicket.id)
-            ticket_id = rows[0]["id"]
+            row["id"] = inserted[0]["id"]
             await GdEvent.insert(
-                _event(ticket_id, 1, "created", now, user.name, channel, None,
+                _event(row["id"], 1, "created", now, user.name, channel, None,
                        {"state": state, "fields": values, "sla": sla},
-                       {"number": number, "rules_version": ctx.line.get("rules_version")})
+                       {"rules_version": ctx.line.get("rules_version")})
             )
+            row["number"] = await _assign_number(db, ctx, row["id"], day)
     except Exception as exc:
         # two retries with one Idempotency-Key raced: the loser returns the winner's ticket
         message = str(exc).lower()
@@ -270,7 +301,6 @@ async def create_ticket(
             if found is not None:
                 return ticket_out(found, settings, ctx.machine), False
         raise
-    row = await _get_row(ticket_id)
     return ticket_out(row, settings, ctx.machine), True
 
 

@@ -60,7 +60,7 @@ def compile_ruleset(
     _check_depth(tree, sink)
     if sink.has_errors:
         # Still check what parsed, so one run shows syntax and name errors together.
-        if not any(d.code == "E006" for d in sink.items):
+        if not any(d.code in ("E006", "E007", "E012") for d in sink.items):
             Checker(tree, sink, schema, channels, events, states).run()
         raise RulesError(sink.sorted())
     info = Checker(tree, sink, schema, channels, events, states).run()

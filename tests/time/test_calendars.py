@@ -560,3 +560,22 @@ def test_add_inverts_between(name: str, a: datetime, b: datetime) -> None:
     end = cal.add_business_time(a, spent)
     assert end <= b
     assert cal.business_time_between(end, b) == timedelta(0)
+
+
+# ------------------------------------------------------------------------ docs
+
+
+def test_docs_examples_load() -> None:
+    import json
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "time.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```json\n(.*?)```", text, flags=re.S)
+    assert len(blocks) >= 2
+    cals = {c.to_dict()["name"]: c for c in (Calendar.from_dict(json.loads(b)) for b in blocks)}
+    assert cals["三班倒"].business_time_between(sh(2026, 3, 2), sh(2026, 3, 9)) == timedelta(days=7)
+    office_cn = cals["工作日"]
+    assert office_cn.add_business_time(sh(2026, 9, 30, 17, 0), timedelta(hours=2)) == sh(
+        2026, 10, 8, 10, 0
+    )

@@ -18,6 +18,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
+
+# isort: split
 from gongdan.calendars import Calendar
 
 SH = ZoneInfo("Asia/Shanghai")

@@ -63,7 +63,7 @@ _UTC = _dt.UTC
 # consecutive days without a single working window.
 _MAX_EMPTY_DAYS = 3_700
 
-_TIME_RE = re.compile(r"^(\d{2}):(\d{2})(?::(\d{2}))?(\+1)?$")
+_TIME_RE = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?(\+1)?$")
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _MONTH_DAY_RE = re.compile(r"^(\d{2})-(\d{2})$")
 

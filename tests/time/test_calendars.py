@@ -10,9 +10,11 @@ from zoneinfo import ZoneInfo
 
 import chinese_calendar
 import pytest
-from gongdan.calendars import Calendar, CalendarError, CalendarWarning
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+# isort: split
+from gongdan.calendars import Calendar, CalendarError, CalendarWarning
 
 SH = ZoneInfo("Asia/Shanghai")
 NY = ZoneInfo("America/New_York")
@@ -579,3 +581,8 @@ def test_docs_examples_load() -> None:
     assert office_cn.add_business_time(sh(2026, 9, 30, 17, 0), timedelta(hours=2)) == sh(
         2026, 10, 8, 10, 0
     )
+
+
+def test_times_are_normalised() -> None:
+    cal = Calendar.from_dict({"timezone": "UTC", "windows": {"mon": [["9:00", "17:30:00"]]}})
+    assert cal.to_dict()["windows"] == {"mon": [["09:00", "17:30"]]}

@@ -25,6 +25,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+
+# isort: split
 from gongdan.calendars import Calendar, CalendarError
 
 # ------------------------------------------------------------------------ Znuny

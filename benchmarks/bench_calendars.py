@@ -106,8 +106,8 @@ def main() -> None:
     t_cold = _per_call(lambda: Calendar.from_dict(WORKDAY_CN).add_business_time(start, month), 20)
     t_warm = _per_call(lambda: cal.add_business_time(start, month), 200)
     t_naive = _per_call(lambda: naive.add(start, month), 1)
-    rows.append(("add 30 days of business time (cold calendar)", t_cold, t_naive))
-    rows.append(("add 30 days of business time (warm calendar)", t_warm, t_naive))
+    rows.append(("add 30 days of business time (new Calendar)", t_cold, t_naive))
+    rows.append(("add 30 days of business time (cached days)", t_warm, t_naive))
 
     # 2. A typical SLA: 8 working hours from 200 random starts.
     eight = timedelta(hours=8)

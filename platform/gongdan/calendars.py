@@ -26,6 +26,7 @@ Semantics (see ``docs/time.md`` for the full text):
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import itertools
 import re
 import warnings
@@ -240,10 +241,12 @@ class _CountryDay:
     makeup_workday: bool
 
 
+@functools.lru_cache(maxsize=65_536)
 def _cn_day(day: _dt.date) -> _CountryDay | None:
     """chinese_calendar's verdict for ``day``: an official holiday (法定节假日, with the
     days off in lieu), a make-up working day (调休上班), or neither. ``None`` when the
-    package has no data for that year."""
+    package has no data for that year. Cached: the package's own look-up scans all its data
+    on every call."""
     import chinese_calendar  # type: ignore[import-untyped]
 
     try:

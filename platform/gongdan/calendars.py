@@ -424,7 +424,7 @@ class Calendar:
             holidays=holidays,
             recurring_holidays=recurring,
             workdays=workdays,
-            country_holidays=country or None,
+            country_holidays=country.strip().upper() or None if country else None,
             country_holidays_fallback=data.get("country_holidays_fallback", "weekly"),
             name=name,
         )

@@ -586,3 +586,9 @@ def test_docs_examples_load() -> None:
 def test_times_are_normalised() -> None:
     cal = Calendar.from_dict({"timezone": "UTC", "windows": {"mon": [["9:00", "17:30:00"]]}})
     assert cal.to_dict()["windows"] == {"mon": [["09:00", "17:30"]]}
+
+
+def test_country_code_is_case_insensitive() -> None:
+    cal = Calendar.from_dict({**WORKDAY_CN, "country_holidays": "cn"})
+    assert cal.to_dict()["country_holidays"] == "CN"
+    assert not cal.is_working_time(sh(2026, 10, 1, 10, 0))

@@ -76,9 +76,13 @@ class RouteDecision:
     claim_within: timedelta | None = None
     escalate_after: int | None = None
     escalate_to: dict[str, Any] | None = None
+    considered: int = 0  # engineers the pool's requires ran on
+    excluded: int = 0  # engineers an index ruled out before scoring (they fail a require)
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "considered": self.considered,
+            "excluded": self.excluded,
             "pool": self.pool,
             "tier": self.tier,
             "offered": list(self.offered),

@@ -23,12 +23,12 @@ import subprocess
 import sys
 import time
 import unicodedata
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from gongdan_rules import compile_ruleset
+from gongdan_rules import EngineerIndex, compile_ruleset
 from gongdan_rules.checker import Checker
 from gongdan_rules.codegen import Codegen
 from gongdan_rules.compiler import CompiledRuleset, _check_depth
@@ -320,7 +320,7 @@ def _hw_rank(item: tuple[dict[str, Any], Candidate]) -> tuple[Any, ...]:
     return -c.score, e["load"], e["idle_since"], e["id"]  # type: ignore[operator]
 
 
-def hw_route(t: dict[str, Any], engineers: Iterable[dict[str, Any]], tier: str) -> RouteDecision:
+def hw_route(t: dict[str, Any], engineers: Sequence[dict[str, Any]], tier: str) -> RouteDecision:
     req = t.get("required_skill")
     passed: list[tuple[dict[str, Any], Candidate]] = []
     rejected: list[Candidate] = []
@@ -387,7 +387,8 @@ def hw_route(t: dict[str, Any], engineers: Iterable[dict[str, Any]], tier: str) 
     for rank, (_e, c) in enumerate(passed, 1):
         c.rank = rank
         ranked.append(c)
-    return RouteDecision(pool, [c.engineer_id for c in ranked[:top]], ranked + rejected, tier, claim, esc_after, esc_to)
+    return RouteDecision(pool, [c.engineer_id for c in ranked[:top]], ranked + rejected, tier, claim, esc_after, esc_to,
+                         considered=len(engineers))
 
 
 def hw_can_close(t: dict[str, Any]) -> LockResult:
@@ -407,8 +408,8 @@ def handwritten(t: dict[str, Any], engineers: list[dict[str, Any]]) -> tuple[Sla
 
 
 def _same_route(a: RouteDecision, b: RouteDecision, where: str) -> None:
-    head = (a.pool, a.offered, a.tier, a.claim_within, a.escalate_after, a.escalate_to)
-    assert head == (b.pool, b.offered, b.tier, b.claim_within, b.escalate_after, b.escalate_to), where
+    head = (a.pool, a.offered, a.tier, a.claim_within, a.escalate_after, a.escalate_to, a.considered)
+    assert head == (b.pool, b.offered, b.tier, b.claim_within, b.escalate_after, b.escalate_to, b.considered), where
     assert len(a.candidates) == len(b.candidates), where
     for ca, cb in zip(a.candidates, b.candidates, strict=True):
         assert (ca.engineer_id, ca.rejected_by, ca.rank) == (cb.engineer_id, cb.rejected_by, cb.rank), where
@@ -428,10 +429,10 @@ def bench_repair(table: Table) -> None:
     rs = compile_ruleset((EXAMPLES / "repair.rules").read_text("utf-8"), filename="repair.rules")
     rng = random.Random(SEED)
     engineers = make_engineers(rng, 50)
-    repeats = 5 if QUICK else 11
+    repeats = 5 if QUICK else 15
     # A fresh set of tickets per round: every ticket is classified for the first time, as in
     # production (the compiled side caches normalised text; a repeated ticket would flatter it).
-    sets = [make_tickets(rng, 200) for _ in range(repeats + 1)]
+    sets = [make_tickets(rng, 250) for _ in range(repeats + 1)]
     tickets = [t for ts in sets for t in ts]
 
     def compiled(t: dict[str, Any]) -> tuple[Any, Any, Any]:
@@ -472,23 +473,29 @@ def bench_repair(table: Table) -> None:
     cold = batch_ns({"classify": lambda t: rs.classify(t, NOW), "hw_classify": hw_classify},
                     Rounds(sets), repeats)
     fixed = [(t, hw_classify(t).tier) for t in sets[0]]
+    index = EngineerIndex(engineers)
+    for t, _ in fixed:  # the index leaves out engineers a require rules out; the offers are the same
+        assert rs.route(t, index, NOW).offered == rs.route(t, engineers, NOW).offered
     pool_of = {id(t): rs._pool_when(t, tier, NOW) for t, tier in fixed}
     for t, _ in fixed:
         rs.classify(t, NOW)  # route() classifies again: that one is a cache hit, as in the main row
     parts = batch_ns({
         "classify": lambda x: rs.classify(x[0], NOW),
         "route": lambda x: rs.route(x[0], engineers, NOW),
+        "route_index": lambda x: rs.route(x[0], index, NOW),
         "gen_route": lambda x: rs._routes[pool_of[id(x[0])]](x[0], engineers, x[1], NOW),
         "hw_route": lambda x: hw_route(x[0], engineers, x[1]),
         "can_close": lambda x: rs.can_close(x[0], NOW),
         "hw_can_close": lambda x: hw_can_close(x[0]),
-    }, fixed, 3 if QUICK else 7)
+    }, fixed, 3 if QUICK else 9)
     med = {k: statistics.median(v) for k, v in parts.items()}
     table.row("   classify(), a ticket seen for the first time",
               statistics.median(cold["classify"]), statistics.median(cold["hw_classify"]))
     table.row("   classify(), seen before (normalised text cached)", med["classify"],
               statistics.median(cold["hw_classify"]))
     table.row("   route() (its own classify is a cache hit)", med["route"], med["hw_route"])
+    table.row("   route() given an EngineerIndex (skips ruled-out engineers)", med["route_index"], med["route"],
+              "vs route(list)")
     table.row("   generated route_N() alone: no Candidates, no ranking", med["gen_route"], med["hw_route"])
     table.row("   can_close()", med["can_close"], med["hw_can_close"])
 
@@ -540,7 +547,7 @@ def bench_predicate(table: Table) -> None:
         got = [bool(fn(r)) for r in records]
         assert got == expected, f"{name} disagrees on the predicate"
     print(f"b. {len(records)} records, {sum(expected)} match; all five evaluators agree")
-    res = batch_ns(fns, records, 5 if QUICK else 9)
+    res = batch_ns(fns, records, 5 if QUICK else 11)
     med = {k: statistics.median(v) for k, v in res.items()}
     table.row("b. predicate: rs.classify() vs rule-engine, per eval", med["classify"], med["rule_engine"], "report")
     table.row("   rs.classify() vs JSON-Logic (panzi-json-logic)", med["classify"], med["json_logic"], "report")
@@ -615,7 +622,7 @@ def bench_keywords(table: Table) -> None:
         "k10": rs_10.classify,
         "naive": naive,
     }
-    res = batch_ns(fns, tickets, 5 if QUICK else 9)
+    res = batch_ns(fns, tickets, 5 if QUICK else 11)
     med = {k: statistics.median(v) for k, v in res.items()}
     table.row("c. classify, 1,000 keywords vs 10 keywords", med["k1000"], med["k10"], 2.0)
     table.row("   naive loop of `in` over 1,000 keywords vs compiled 1,000", med["naive"], med["k1000"], "contrast")
@@ -786,7 +793,7 @@ def bench_compile(table: Table) -> None:
     print(f"d. generated ruleset: {lines} lines, {len(text)} characters, {len(rs.tiers)} SLA tiers, "
           f"{len(rs.pools)} pools, {len(rs._tree.triggers)} triggers, {len(rs.dwell_rules)} dwell rules, "
           f"{len(rs.examples)} examples")
-    runs = 3 if QUICK else 7
+    runs = 3 if QUICK else 11
     totals = []
     for _ in range(runs):
         with _NoGC():
@@ -802,7 +809,7 @@ def bench_compile(table: Table) -> None:
         gc_runs.append(time.perf_counter_ns() - t0)
     with_gc = statistics.median(gc_runs)
     phases = []
-    for _ in range(3 if QUICK else 5):
+    for _ in range(3 if QUICK else 7):
         with _NoGC():
             phases.append(_phases(text))
     ph = {k: statistics.median(p[k] for p in phases) for k in phases[0]}

@@ -71,8 +71,13 @@ def main(argv: list[str] | None = None) -> int:
             if not callable(entry):
                 raise TypeError(f"{path.name} has no main()")
             entry()
-        except Exception:  # report it, run the rest, fail at the end
+        except (Exception, SystemExit) as exc:  # report it, run the rest, fail at the end
+            if isinstance(exc, SystemExit) and exc.code in (0, None):
+                print(f"-- {name}: done in {time.perf_counter() - t0:.1f} s", flush=True)
+                continue
+            sys.stdout.flush()
             traceback.print_exc()
+            sys.stderr.flush()
             failed.append(name)
             print(f"-- {name}: FAILED after {time.perf_counter() - t0:.1f} s", flush=True)
         else:

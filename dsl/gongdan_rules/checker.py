@@ -733,28 +733,43 @@ class Checker:
     # -------------------------------------------------------------------- lints
     def keyword_lint(self) -> None:
         """W110: a keyword in two tiers; W112: a later tier's keyword that contains an
-        earlier tier's, so the earlier tier always takes it."""
-        per_tier: list[tuple[n.SlaTier, list[tuple[str, str, n.Span]], bool]] = []
+        earlier tier's, so the earlier tier always takes it. Linear in the keywords."""
+        # (field, keyword) -> the first tier that lists it; and, for containment, the
+        # keywords of earlier tiers whose condition is a pure disjunction.
+        first: dict[tuple[str, str], n.SlaTier] = {}
+        winners: dict[tuple[str, str], n.SlaTier] = {}
+        longest = 0
         for tier in self.ast.tiers:
             if tier.when is None:
                 continue
             words: list[tuple[str, str, n.Span]] = []
             disjunctive = _collect_keywords(tier.when, words, top=True)
-            per_tier.append((tier, words, disjunctive))
-        for i, (tier_b, words_b, _) in enumerate(per_tier):
-            for tier_a, words_a, disj_a in per_tier[:i]:
-                for field_b, kw_b, span_b in words_b:
-                    for field_a, kw_a, _span_a in words_a:
-                        if field_a != field_b:
-                            continue
-                        if kw_a == kw_b:
-                            self.sink.at("W110", span_b, keyword=kw_b, first=tier_a.name, second=tier_b.name)
-                            break
-                        if disj_a and not field_a.endswith("=") and len(kw_a) >= 2 and kw_a in kw_b:
-                            self.sink.at("W112", span_b, keyword=kw_b, other=kw_a, first=tier_a.name,
-                                         second=tier_b.name)
-                            break
+            for field, kw, span in words:
+                earlier = first.get((field, kw))
+                if earlier is not None and earlier is not tier:
+                    self.sink.at("W110", span, keyword=kw, first=earlier.name, second=tier.name)
+                    continue
+                if not field.endswith("="):
+                    hit = _contained(kw, field, winners, longest)
+                    if hit is not None and hit[1] is not tier:
+                        self.sink.at("W112", span, keyword=kw, other=hit[0], first=hit[1].name, second=tier.name)
+            for field, kw, _span in words:
+                first.setdefault((field, kw), tier)
+                if disjunctive and not field.endswith("=") and len(kw) >= 2:
+                    winners.setdefault((field, kw), tier)
+                    longest = max(longest, len(kw))
 
+
+def _contained(
+    kw: str, field: str, winners: dict[tuple[str, str], n.SlaTier], longest: int
+) -> tuple[str, n.SlaTier] | None:
+    """An earlier winning keyword that is a proper substring of `kw`, if any."""
+    for size in range(2, min(len(kw) - 1, longest) + 1):
+        for start in range(len(kw) - size + 1):
+            tier = winners.get((field, kw[start : start + size]))
+            if tier is not None:
+                return kw[start : start + size], tier
+    return None
 
 def _collect_keywords(e: n.Expr, out: list[tuple[str, str, n.Span]], top: bool) -> bool:
     """Collect (field, normalised keyword, span) from text tests and `in [...]` in a tier's

@@ -321,9 +321,7 @@ class Codegen:
         if isinstance(right, n.ListExpr) and all(self._constant(x) for x in right.items):
             values = frozenset(self._const_value(x) for x in right.items) - {None}
             c = self.add_const(values, ("set", tuple(sorted(map(repr, values)))))
-            lt = self.type_of(e.left).kind
-            if lt in ("string", "number", "symbol") and e.op == "in":
-                return ast.Compare(left=a, ops=[ast.In()], comparators=[c])
+            # through the helper: a value of the wrong type (a list, a map) is in no set, not an error
             return _call("_in_set" if e.op == "in" else "_not_in_set", a, c)
         b, _ = self.expr(right)
         return _call("_contains" if e.op == "in" else "_not_contains", a, b)
@@ -480,7 +478,7 @@ class Codegen:
     def gen_route(self, i: int, pool: n.Pool) -> ast.FunctionDef:
         self.f = Func(route=True)
         loop: list[ast.stmt] = []
-        for k, req in enumerate(pool.requires):
+        for req in pool.requires:
             line = req.span.line
             self.f.paths = []
             fails: ast.expr = ast.UnaryOp(op=ast.Not(), operand=self.test(req.cond))
@@ -489,8 +487,8 @@ class Codegen:
             paths, self.f.paths = self.f.paths, None
             self.flush(loop, line)
             factors = ast.Dict(keys=[_const(t) for t, _ in paths], values=[_name(s) for _, s in paths])
-            record = ast.Expr(value=_call("_ap", ast.Tuple(elts=[_name("e"), _const(k), _const(None), factors],
-                                                           ctx=ast.Load())))
+            record = ast.Expr(value=_call("_rj", _call("_Candidate", _method(_name("e"), "get", _const("id")),
+                                                       _const(None), factors, _const(req.text))))
             loop.append(self.at(ast.If(test=fails, body=[self.at(record, line), self.at(ast.Continue(), line)],
                                        orelse=[]), line))
         assert pool.score is not None
@@ -560,14 +558,17 @@ class Codegen:
             values += [_name(streak), _name(applied)]
         factors = ast.Dict(keys=[_const(k) for k in keys], values=values)
         loop.append(self.at(ast.Expr(value=_call("_ap", ast.Tuple(
-            elts=[_name("e"), _const(-1), _name(score_var), factors], ctx=ast.Load()))), line))
+            elts=[_name("e"), _name(score_var), factors], ctx=ast.Load()))), line))
         body: list[ast.stmt] = [
             *self.f.hoisted,
             ast.Assign(targets=[_store("_out")], value=ast.List(elts=[], ctx=ast.Load())),
             ast.Assign(targets=[_store("_ap")], value=ast.Attribute(value=_name("_out"), attr="append",
                                                                     ctx=ast.Load())),
+            ast.Assign(targets=[_store("_rejected")], value=ast.List(elts=[], ctx=ast.Load())),
+            ast.Assign(targets=[_store("_rj")], value=ast.Attribute(value=_name("_rejected"), attr="append",
+                                                                    ctx=ast.Load())),
             self.at(ast.For(target=_store("e"), iter=_name("es"), body=loop, orelse=[]), pool.span.line),
-            ast.Return(value=_name("_out")),
+            ast.Return(value=ast.Tuple(elts=[_name("_out"), _name("_rejected")], ctx=ast.Load())),
         ]
         return self.function(f"route_{i}", ["t", "es", "sla", "now"], body, pool.span.line)
 

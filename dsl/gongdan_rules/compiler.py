@@ -172,7 +172,6 @@ class CompiledRuleset:
             for t in tree.tiers
         ]
         self.pools = [p.name for p in tree.pools]
-        self._requires = [[r.text for r in p.requires] for p in tree.pools]
         self.stages = [s.name for s in tree.close.stages] if tree.close else []
         self._triggers: dict[str, list[n.Trigger]] = {}
         for trig in tree.triggers:
@@ -243,15 +242,12 @@ class CompiledRuleset:
             if isinstance(engineers, EngineerIndex):
                 ids = engineers.select(ticket, self.prefilters[p])
                 engineers = list(engineers) if ids is None else engineers.ordered(ids)
-            rows = self._routes[p](ticket, engineers, tier, now)
+            passed, rejected = self._routes[p](ticket, engineers, tier, now)
             top = self._offers[p](ticket, tier, now)
         except (TypeError, AttributeError, ValueError, KeyError, OverflowError) as exc:
             raise self._guard(exc) from exc
-        requires = self._requires[p]
-        passed = [r for r in rows if r[1] < 0]
         passed.sort(key=_rank_key)
-        ranked = [Candidate(r[0].get("id"), r[2], r[3], None, rank) for rank, r in enumerate(passed, 1)]
-        rejected = [Candidate(r[0].get("id"), None, r[3], requires[r[1]]) for r in rows if r[1] >= 0]
+        ranked = [Candidate(r[0].get("id"), r[1], r[2], None, rank) for rank, r in enumerate(passed, 1)]
         pool = self._tree.pools[p]
         return RouteDecision(
             pool=pool.name,
@@ -350,7 +346,7 @@ _NUMBER = (int, float)
 
 def _rank_key(row: tuple[Any, ...]) -> tuple[Any, ...]:
     """Score (higher first, null last), then lower load, longer idle, then id."""
-    eng, score = row[0], row[2]
+    eng, score = row[0], row[1]
     load = eng.get("load")
     idle = eng.get("idle_since")
     return (

@@ -482,4 +482,5 @@ HELPERS: dict[str, Any] = {
     "_sum": sum,
     "_isinstance": isinstance,
     "_dict": dict,
+    "_Candidate": Candidate,
 }

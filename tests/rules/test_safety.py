@@ -210,7 +210,7 @@ def test_generated_code_names_only_generated_identifiers() -> None:
     allowed_prefixes = ("_s", "_t", "_c", "_f", "_e", "_k", "_score", "_fat")
     for name in names:
         assert (
-            name in HELPERS or name in {"t", "e", "es", "sla", "now", "_out", "_ap", "_failing"}
+            name in HELPERS or name in {"t", "e", "es", "sla", "now", "_out", "_ap", "_rejected", "_rj", "_failing"}
             or name.startswith(allowed_prefixes)
         ), name
     attrs = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}

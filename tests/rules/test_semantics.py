@@ -146,6 +146,10 @@ def test_membership() -> None:
     assert holds('fault_code not in ["E-1", "E-2"]', {"fault_code": "E-3"})
     assert holds('"a" in tags', {"tags": ["a", "b"]})
     assert not holds("tags in [1, 2]", {"tags": ["a"]})  # an unhashable value is in no list
+    # a value of the wrong type in a typed field: false, not an error (found by the benchmarks)
+    assert not holds('fault_code in ["E-101"]', {"fault_code": ["E-101"]})
+    assert not holds('fault_code in ["E-101"]', {"fault_code": {"a": 1}})
+    assert holds('fault_code not in ["E-101"]', {"fault_code": ["E-101"]})
 
 
 # ------------------------------------------------------------------------------ functions

@@ -6,6 +6,7 @@ import click
 
 from gongdan import __version__
 from gongdan.cli_rules import rules
+from gongdan.cli_simulate import simulate
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -15,6 +16,7 @@ def main() -> None:
 
 
 main.add_command(rules)
+main.add_command(simulate)
 
 
 def iter_commands(

@@ -1,0 +1,42 @@
+"""Every hook spec and every built-in connector setting is documented in docs/plugins.md."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gongdan import hookspecs
+from gongdan.connectors import env_var_name
+from gongdan.plugins import connectors, make_plugin_manager
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "plugins.md"
+
+
+def hook_names() -> list[str]:
+    return sorted(
+        name for name in dir(hookspecs)
+        if hasattr(getattr(hookspecs, name), "gongdan_spec")
+    )
+
+
+def test_there_are_hooks() -> None:
+    assert {"register_connectors", "ticket_created"} <= set(hook_names())
+
+
+@pytest.mark.parametrize("hook", hook_names())
+def test_hook_is_documented(hook: str) -> None:
+    text = DOC.read_text(encoding="utf-8")
+    assert f"### `{hook}`" in text, f"hook {hook} is not documented in docs/plugins.md"
+
+
+def builtin_settings() -> list[str]:
+    found = connectors(make_plugin_manager(environ={}))
+    return sorted(
+        env_var_name(cls.prefix(), s.name) for cls in found.values() for s in cls.settings
+    )
+
+
+@pytest.mark.parametrize("var", builtin_settings())
+def test_builtin_setting_is_documented(var: str) -> None:
+    assert f"`{var}`" in DOC.read_text(encoding="utf-8"), f"{var} is not in docs/plugins.md"

@@ -1,0 +1,114 @@
+"""gongdan_dingtalk against a local robot endpoint that checks DingTalk's 加签 itself."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import time
+from urllib.parse import quote_plus
+
+import pytest
+
+from gongdan.connectors import OutgoingMessage, PermanentDeliveryError, RetryableDeliveryError
+from gongdan_dingtalk import DingTalkRobotConnector
+from gongdan_dingtalk.connector import sign
+
+TOKEN = "b2c4e6a8d0f1e3c5a7b9d1f3e5c7a9b1d3f5e7c9a1b3d5f7e9c1a3b5d7f9e1c3"
+SECRET = "SEC7d1c0e6f2b8a4c9d3e5f7a1b2c4d6e8f0a9b7c5d3e1f2a4b6c8d0e9f7a5b3c1d"
+
+
+def expected_sign(timestamp: str, secret: str) -> str:
+    """DingTalk's documented Python sample, independent of the plugin."""
+    secret_enc = secret.encode("utf-8")
+    string_to_sign_enc = f"{timestamp}\n{secret}".encode()
+    hmac_code = hmac.new(secret_enc, string_to_sign_enc, digestmod=hashlib.sha256).digest()
+    return quote_plus(base64.b64encode(hmac_code))
+
+
+def robot_endpoint(errcode: int = 0, keyword: str = ""):
+    sent: list[dict] = []
+
+    def app(req):
+        assert req.method == "POST" and req.path == "/robot/send"
+        assert req.headers["content-type"].startswith("application/json")
+        if req.query.get("access_token") != TOKEN:
+            return 200, {}, {"errcode": 300001, "errmsg": "token is not exist"}
+        ts = req.query["timestamp"]
+        assert abs(int(ts) - time.time() * 1000) < 3600_000
+        raw_sign = dict(p.split("=", 1) for p in req.raw_query.split("&"))["sign"]
+        if raw_sign != expected_sign(ts, SECRET):
+            return 200, {}, {"errcode": 310000, "errmsg": "sign not match"}
+        body = req.json()
+        if body["msgtype"] == "text":
+            content = body["text"]["content"]
+        else:
+            content = body["markdown"]["title"] + body["markdown"]["text"]
+        if keyword and keyword not in content:
+            return 200, {}, {"errcode": 310000, "errmsg": "keywords not in content"}
+        sent.append(body)
+        return 200, {}, {"errcode": errcode, "errmsg": "ok" if not errcode else "error"}
+
+    app.sent = sent  # type: ignore[attr-defined]
+    return app
+
+
+def connector(url: str, secret: str = SECRET) -> DingTalkRobotConnector:
+    env = {"GONGDAN_DINGTALK_ACCESS_TOKEN": TOKEN, "GONGDAN_DINGTALK_SECRET": secret,
+           "GONGDAN_DINGTALK_BASE_URL": url}
+    return DingTalkRobotConnector.from_env(environ=env)  # type: ignore[return-value]
+
+
+def msg(**kw: object) -> OutgoingMessage:
+    base: dict[str, object] = {"channel": "dingtalk", "text": "【工单】GD-9 已派给你",
+                               "idempotency_key": "k"}
+    base.update(kw)
+    return OutgoingMessage(**base)  # type: ignore[arg-type]
+
+
+def test_sign_matches_the_documented_algorithm() -> None:
+    assert quote_plus(sign("this is secret", 1577262236757)) == expected_sign(
+        "1577262236757", "this is secret")
+
+
+def test_text_and_markdown_are_signed_and_accepted(local_server) -> None:
+    app = robot_endpoint(keyword="工单")
+    srv = local_server(app)
+    with connector(srv.url) as conn:
+        conn.send(msg(to="13800000000|manager01"))
+        conn.send(msg(markdown=True, subject="工单超时", text="### GD-9\n> 已超时 30 分钟",
+                      to="@all"))
+    text, md = app.sent
+    assert text == {"msgtype": "text", "text": {"content": "【工单】GD-9 已派给你"},
+                    "at": {"atMobiles": ["13800000000"], "atUserIds": ["manager01"],
+                           "isAtAll": False}}
+    assert md["markdown"] == {"title": "工单超时", "text": "### GD-9\n> 已超时 30 分钟"}
+    assert md["at"]["isAtAll"] is True
+
+
+def test_wrong_secret_is_permanent(local_server) -> None:
+    srv = local_server(robot_endpoint())
+    with connector(srv.url, secret="SECwrong0123456789") as conn, \
+            pytest.raises(PermanentDeliveryError) as info:
+        conn.send(msg())
+    assert info.value.provider_code == 310000
+
+
+def test_missing_keyword_is_permanent(local_server) -> None:
+    srv = local_server(robot_endpoint(keyword="报警"))
+    with connector(srv.url) as conn, pytest.raises(PermanentDeliveryError):
+        conn.send(msg())
+
+
+@pytest.mark.parametrize("code", [130101, 410100, 90030])
+def test_rate_limits_are_retryable(local_server, code: int) -> None:
+    srv = local_server(robot_endpoint(errcode=code))
+    with connector(srv.url) as conn, pytest.raises(RetryableDeliveryError) as info:
+        conn.send(msg())
+    assert info.value.provider_code == code and info.value.retry_after
+
+
+def test_server_error_is_retryable(local_server) -> None:
+    srv = local_server(lambda req: (502, {}, "bad gateway"))
+    with connector(srv.url) as conn, pytest.raises(RetryableDeliveryError):
+        conn.send(msg())

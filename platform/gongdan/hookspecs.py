@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CallbackEvent",
     "CallbackRejected",
+    "CallbackReply",
     "CallbackVerifier",
     "EventType",
     "InboundCallback",
@@ -35,6 +36,7 @@ __all__ = [
     "OrgSource",
     "OrgUser",
     "TemplatePack",
+    "VerifiedCallback",
     "hookimpl",
     "hookspec",
 ]
@@ -148,6 +150,22 @@ class CallbackEvent(msgspec.Struct, frozen=True, kw_only=True):
     occurred_at: datetime | None = None
 
 
+class CallbackReply(msgspec.Struct, frozen=True, kw_only=True):
+    """What to answer the provider (some want an echo or an encrypted ``success``)."""
+
+    status: int = 200
+    body: bytes = b""
+    content_type: str = "text/plain; charset=utf-8"
+
+
+class VerifiedCallback(msgspec.Struct, frozen=True, kw_only=True):
+    """A callback that passed verification: the ticket event (None when the callback
+    means nothing for tickets, e.g. a URL check or a ping) and the reply to send."""
+
+    event: CallbackEvent | None = None
+    reply: CallbackReply = msgspec.field(default_factory=CallbackReply)
+
+
 class CallbackRejected(Exception):
     """A callback failed verification (bad signature, too old, malformed): answer 4xx, log it."""
 
@@ -162,10 +180,9 @@ class CallbackVerifier(Protocol):
         """True if this verifier handles the callback (usually: by ``callback.path``)."""
         ...
 
-    def verify(self, callback: InboundCallback) -> CallbackEvent | None:
-        """The event, None for a valid callback that means nothing for tickets (a
-        provider's URL check), or raise :class:`CallbackRejected` for a forged, stale or
-        malformed one."""
+    def verify(self, callback: InboundCallback) -> VerifiedCallback:
+        """The event and the reply, or raise :class:`CallbackRejected` for a forged,
+        stale, replayed or malformed callback."""
         ...
 
 
@@ -218,8 +235,9 @@ def register_callback_verifiers() -> list[CallbackVerifier] | None:
 
     Return :class:`CallbackVerifier` objects. For each callback the platform asks every
     verifier whether it ``accepts()`` it; exactly one must. Its ``verify()`` checks the
-    provider's signature (and decrypts) and returns the ticket event. Lists are
-    concatenated; not ``firstresult``.
+    provider's signature (and decrypts) and returns a :class:`VerifiedCallback`: the
+    ticket event, if any, and the reply the provider expects. Lists are concatenated;
+    not ``firstresult``.
     """
 
 

@@ -37,11 +37,13 @@ from gongdan.connectors import Connector, install_log_redaction
 from gongdan.hookspecs import (
     CallbackEvent,
     CallbackRejected,
+    CallbackReply,
     CallbackVerifier,
     EventType,
     InboundCallback,
     OrgSource,
     TemplatePack,
+    VerifiedCallback,
     hookimpl,
     hookspec,
 )
@@ -51,6 +53,7 @@ __all__ = [
     "LOAD_PLUGINS_ENV",
     "CallbackEvent",
     "CallbackRejected",
+    "CallbackReply",
     "CallbackVerifier",
     "EventType",
     "GongdanPluginManager",
@@ -59,6 +62,7 @@ __all__ = [
     "PluginInfo",
     "PluginLoadError",
     "TemplatePack",
+    "VerifiedCallback",
     "allowed_plugins",
     "callback_verifiers",
     "connectors",
@@ -213,7 +217,7 @@ def callback_verifiers(pm: pluggy.PluginManager | None = None) -> list[CallbackV
 
 def verify_callback(
     callback: InboundCallback, pm: pluggy.PluginManager | None = None
-) -> CallbackEvent | None:
+) -> VerifiedCallback:
     """Find the verifier that accepts ``callback`` and verify it.
 
     Raises :class:`CallbackRejected` when no verifier (or more than one) accepts it, or

@@ -16,7 +16,14 @@ from datetime import UTC, datetime
 import msgspec
 
 from gongdan.connectors import Setting, SettingsError, load_settings
-from gongdan.hookspecs import CallbackEvent, CallbackRejected, EventType, InboundCallback
+from gongdan.hookspecs import (
+    CallbackEvent,
+    CallbackRejected,
+    CallbackReply,
+    EventType,
+    InboundCallback,
+    VerifiedCallback,
+)
 
 from .signing import InvalidSecret, decode_secret, verify
 
@@ -60,8 +67,8 @@ class StandardWebhookVerifier:
         """Callbacks posted to ``/callbacks/webhook``."""
         return callback.path.strip("/") == "webhook"
 
-    def verify(self, callback: InboundCallback) -> CallbackEvent | None:
-        """The approval event, or :class:`CallbackRejected`."""
+    def verify(self, callback: InboundCallback) -> VerifiedCallback:
+        """The approval event (answered 204), or :class:`CallbackRejected`."""
         try:
             settings = load_settings("webhook", SETTINGS, environ=self._environ)
             key = decode_secret(settings.get_secret("callback_secret"))
@@ -92,9 +99,10 @@ class StandardWebhookVerifier:
             ticket = str(data["ticket"])
         except (msgspec.DecodeError, KeyError, TypeError) as exc:
             raise CallbackRejected(f"malformed body: {exc}") from None
+        reply = CallbackReply(status=204)
         if kind not in TYPES:
-            return None  # signed but not about tickets (e.g. a ping)
-        return CallbackEvent(
+            return VerifiedCallback(reply=reply)  # signed but not about tickets (a ping)
+        return VerifiedCallback(reply=reply, event=CallbackEvent(
             event_type=TYPES[kind],
             ticket_ref=ticket,
             dedup_key=f"webhook:{msg_id}",
@@ -102,4 +110,4 @@ class StandardWebhookVerifier:
             actor=str(data.get("approver", "")),
             fields={k: data[k] for k in ("approver", "comment", "approval_id") if k in data},
             occurred_at=datetime.fromtimestamp(int(stamp), UTC),
-        )
+        ))

@@ -148,7 +148,9 @@ APPROVED = {"type": "approval.passed", "timestamp": "2026-11-25T05:00:00Z",
 def test_callback_becomes_an_approval_event() -> None:
     secret = new_secret()
     verifier = StandardWebhookVerifier(environ={"GONGDAN_WEBHOOK_CALLBACK_SECRET": secret})
-    event = verifier.verify(signed_callback(secret, APPROVED))
+    result = verifier.verify(signed_callback(secret, APPROVED))
+    assert result.reply.status == 204
+    event = result.event
     assert event is not None
     assert event.event_type == "approval_passed"
     assert event.ticket_ref == "GD-20261125-0001"
@@ -178,3 +180,15 @@ def test_bad_callbacks_are_refused(case: str) -> None:
         cb = signed_callback(secret, APPROVED)
     with pytest.raises(CallbackRejected):
         verifier.verify(cb)
+
+
+def test_callbacks_are_routed_through_the_plugin_manager(monkeypatch) -> None:
+    from gongdan.plugins import make_plugin_manager, verify_callback
+
+    secret = new_secret()
+    monkeypatch.setenv("GONGDAN_WEBHOOK_CALLBACK_SECRET", secret)
+    pm = make_plugin_manager(environ={"GONGDAN_LOAD_PLUGINS": "webhook"})
+    result = verify_callback(signed_callback(secret, APPROVED, msg_id="msg_routed"), pm)
+    assert result.event is not None and result.event.event_type == "approval_passed"
+    with pytest.raises(CallbackRejected, match="0 verifiers"):
+        verify_callback(InboundCallback(path="nowhere"), pm)

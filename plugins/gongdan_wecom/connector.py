@@ -98,6 +98,75 @@ class WeComRobotConnector(Connector):
         return DeliveryReceipt(channel=self.name)
 
 
+class TokenCache:
+    """WeCom's ``access_token``: fetched with ``gettoken``, cached until shortly before
+    ``expires_in`` runs out, refetched on demand (after 40014/42001). Thread-safe."""
+
+    def __init__(
+        self,
+        client: httpx.Client,
+        *,
+        channel: str,
+        base_url: str,
+        corp_id: str,
+        secret: str,
+        clock: Callable[[], float] = time.monotonic,
+        margin: float = 60.0,
+    ) -> None:
+        self.client = client
+        self.channel = channel
+        self.base_url = base_url.rstrip("/")
+        self._corp_id = corp_id
+        self._secret = secret
+        self._clock = clock
+        self.margin = margin
+        self._token: str | None = None
+        self._expires = 0.0
+        self._lock = threading.Lock()
+        self.fetches = 0
+
+    def get(self, *, refresh: bool = False) -> str:
+        """The cached token, fetched again when expired or ``refresh``."""
+        with self._lock:
+            if not refresh and self._token and self._clock() < self._expires:
+                return self._token
+            with translate_transport_errors(self.channel):
+                answer = self.client.get(
+                    self.base_url + "/cgi-bin/gettoken",
+                    params={"corpid": self._corp_id, "corpsecret": self._secret},
+                )
+            body = _check(self.channel, answer)
+            self.fetches += 1
+            token = body.get("access_token")
+            if not token:
+                raise RetryableDeliveryError(f"{self.channel}: gettoken returned no token")
+            expires_in = float(body.get("expires_in", 7200))
+            self._token = str(token)
+            self._expires = self._clock() + max(0.0, expires_in - self.margin)
+            return self._token
+
+    def call(self, method: str, path: str, *, params: dict[str, Any] | None = None,
+             json: Any = None) -> dict[str, Any]:
+        """One API call with the token; refetches it once if WeCom says it is dead."""
+        token = self.get()
+        for attempt in (1, 2):
+            with translate_transport_errors(self.channel):
+                answer = self.client.request(
+                    method, self.base_url + path,
+                    params={**(params or {}), "access_token": token}, json=json,
+                )
+            try:
+                return _check(self.channel, answer)
+            except PermanentDeliveryError as exc:
+                if exc.provider_code not in TOKEN_INVALID:
+                    raise
+                if attempt == 2:
+                    raise RetryableDeliveryError(str(exc), provider_code=exc.provider_code) \
+                        from None
+                token = self.get(refresh=True)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
 class WeComAppConnector(Connector):
     """Application messages (应用消息) to users: ``to`` is ``userid1|userid2``.
 
@@ -125,37 +194,15 @@ class WeComAppConnector(Connector):
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(settings, client=client)
-        self._clock = clock
-        self._token: str | None = None
-        self._token_expires = 0.0
-        self._lock = threading.Lock()
-        self.token_fetches = 0
-
-    def _base(self) -> str:
-        return self.config.get_str("base_url").rstrip("/")
-
-    def access_token(self, *, refresh: bool = False) -> str:
-        """The cached access token, fetched again when expired or ``refresh``."""
-        with self._lock:
-            if not refresh and self._token and self._clock() < self._token_expires:
-                return self._token
-            with translate_transport_errors(self.name):
-                answer = self.client.get(
-                    self._base() + "/cgi-bin/gettoken",
-                    params={
-                        "corpid": self.config.get_str("corp_id"),
-                        "corpsecret": self.config.get_secret("secret"),
-                    },
-                )
-            body = _check(self.name, answer)
-            self.token_fetches += 1
-            token = body.get("access_token")
-            if not token:
-                raise RetryableDeliveryError(f"{self.name}: gettoken returned no token")
-            expires_in = float(body.get("expires_in", 7200))
-            self._token = str(token)
-            self._token_expires = self._clock() + max(0.0, expires_in - self.token_margin)
-            return self._token
+        self.tokens = TokenCache(
+            self.client,
+            channel=self.name,
+            base_url=settings.get_str("base_url"),
+            corp_id=settings.get_str("corp_id"),
+            secret=settings.get_secret("secret"),
+            clock=clock,
+            margin=self.token_margin,
+        )
 
     def body(self, message: OutgoingMessage) -> dict[str, Any]:
         """The JSON body for ``message``."""
@@ -180,28 +227,9 @@ class WeComAppConnector(Connector):
         """Send with the cached token; refetch it once if WeCom says it is invalid."""
         if not (message.to or message.extra.get("toparty") or message.extra.get("totag")):
             raise PermanentDeliveryError(f"{self.name}: no recipient")
-        payload = self.body(message)
-        token = self.access_token()
-        for attempt in (1, 2):
-            with translate_transport_errors(self.name):
-                answer = self.client.post(
-                    self._base() + "/cgi-bin/message/send",
-                    params={"access_token": token},
-                    json=payload,
-                )
-            try:
-                body = _check(self.name, answer)
-            except PermanentDeliveryError as exc:
-                if exc.provider_code in TOKEN_INVALID:
-                    if attempt == 1:
-                        token = self.access_token(refresh=True)
-                        continue
-                    raise RetryableDeliveryError(str(exc), provider_code=exc.provider_code) \
-                        from None
-                raise
-            detail = {k: body[k] for k in ("invaliduser", "invalidparty", "invalidtag")
-                      if body.get(k)}
-            return DeliveryReceipt(
-                channel=self.name, provider_message_id=body.get("msgid"), detail=detail
-            )
-        raise AssertionError("unreachable")  # pragma: no cover
+        body = self.tokens.call("POST", "/cgi-bin/message/send", json=self.body(message))
+        detail = {k: body[k] for k in ("invaliduser", "invalidparty", "invalidtag")
+                  if body.get(k)}
+        return DeliveryReceipt(
+            channel=self.name, provider_message_id=body.get("msgid"), detail=detail
+        )

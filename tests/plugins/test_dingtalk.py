@@ -112,3 +112,78 @@ def test_server_error_is_retryable(local_server) -> None:
     srv = local_server(lambda req: (502, {}, "bad gateway"))
     with connector(srv.url) as conn, pytest.raises(RetryableDeliveryError):
         conn.send(msg())
+
+
+# --- org sync source --------------------------------------------------------------
+
+APP_KEY, APP_SECRET = "dingq8x7w6v5u4t3s2r1", "app-secret-Zp9Yx8Wv7Ut6"
+SUBS = {1: [{"dept_id": 10, "name": "售后服务部", "parent_id": 1}],
+        10: [{"dept_id": 11, "name": "西湖区维修组", "parent_id": 10}], 11: []}
+MEMBERS = {
+    1: [{"userid": "boss", "name": "周总", "dept_id_list": [1], "leader": True, "active": True}],
+    10: [{"userid": "chen", "name": "陈经理", "dept_id_list": [10], "leader": True,
+          "active": True, "title": "服务经理"}],
+    11: [{"userid": f"eng{i:02d}", "name": f"工程师{i}", "dept_id_list": [11], "leader": i == 0,
+          "active": i != 4, "mobile": f"1370000{i:04d}"} for i in range(5)],
+}
+
+
+def dingtalk_org_api():
+    calls = {"gettoken": 0}
+
+    def app(req):
+        if req.path == "/gettoken":
+            assert req.method == "GET"
+            calls["gettoken"] += 1
+            if req.query != {"appkey": APP_KEY, "appsecret": APP_SECRET}:
+                return 200, {}, {"errcode": 40089, "errmsg": "不合法的corpid或corpsecret"}
+            return 200, {}, {"errcode": 0, "access_token": "tok-dd-1", "expires_in": 7200}
+        assert req.method == "POST" and req.query == {"access_token": "tok-dd-1"}
+        body = req.json()
+        if req.path == "/topapi/v2/department/get":
+            assert body == {"dept_id": 1}
+            return 200, {}, {"errcode": 0, "result": {"dept_id": 1, "name": "杭州某电器"}}
+        if req.path == "/topapi/v2/department/listsub":
+            return 200, {}, {"errcode": 0, "result": SUBS[body["dept_id"]]}
+        if req.path == "/topapi/v2/user/list":
+            members = MEMBERS[body["dept_id"]]
+            start, size = body["cursor"], body["size"]
+            page = members[start:start + size]
+            more = start + size < len(members)
+            return 200, {}, {"errcode": 0, "result": {
+                "has_more": more, "next_cursor": start + size if more else None, "list": page}}
+        raise AssertionError(req.path)
+
+    app.calls = calls  # type: ignore[attr-defined]
+    return app
+
+
+def test_org_source_walks_the_tree_and_pages(local_server) -> None:
+    from gongdan_dingtalk import DingTalkOrgSource
+
+    api = dingtalk_org_api()
+    srv = local_server(api)
+    source = DingTalkOrgSource(environ={
+        "GONGDAN_DINGTALK_APP_KEY": APP_KEY, "GONGDAN_DINGTALK_APP_SECRET": APP_SECRET,
+        "GONGDAN_DINGTALK_BASE_URL": srv.url})
+    source.page_size = 2  # force cursor paging
+    snap = source.fetch()
+    source.fetch()
+    assert api.calls["gettoken"] == 1  # token cached across fetches
+    assert [(d.id, d.parent_id, d.leader_ids) for d in snap.departments] == [
+        ("1", None, ("boss",)), ("10", "1", ("chen",)), ("11", "10", ("eng00",))]
+    users = {u.id: u for u in snap.users}
+    assert len(users) == 7
+    assert users["eng03"].manager_ids == ("eng00",) and users["eng00"].manager_ids == ()
+    assert users["eng04"].active is False and users["eng02"].mobile == "13700000002"
+
+
+def test_org_source_bad_credentials_are_permanent(local_server) -> None:
+    from gongdan_dingtalk import DingTalkOrgSource
+
+    srv = local_server(dingtalk_org_api())
+    source = DingTalkOrgSource(environ={
+        "GONGDAN_DINGTALK_APP_KEY": APP_KEY, "GONGDAN_DINGTALK_APP_SECRET": "wrong",
+        "GONGDAN_DINGTALK_BASE_URL": srv.url})
+    with pytest.raises(PermanentDeliveryError):
+        source.fetch()

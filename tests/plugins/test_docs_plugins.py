@@ -8,7 +8,7 @@ import pytest
 
 from gongdan import hookspecs
 from gongdan.connectors import env_var_name
-from gongdan.plugins import connectors, make_plugin_manager
+from gongdan.plugins import connectors, make_plugin_manager, org_sources
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "plugins.md"
 
@@ -31,10 +31,15 @@ def test_hook_is_documented(hook: str) -> None:
 
 
 def builtin_settings() -> list[str]:
-    found = connectors(make_plugin_manager(environ={}))
-    return sorted(
-        env_var_name(cls.prefix(), s.name) for cls in found.values() for s in cls.settings
-    )
+    pm = make_plugin_manager(environ={})
+    names = {
+        env_var_name(cls.prefix(), s.name)
+        for cls in connectors(pm).values() for s in cls.settings
+    }
+    for source in org_sources(pm).values():
+        prefix = getattr(source, "settings_prefix", source.name)
+        names.update(env_var_name(prefix, s.name) for s in getattr(source, "settings", ()))
+    return sorted(names)
 
 
 @pytest.mark.parametrize("var", builtin_settings())

@@ -79,7 +79,30 @@ class FakeWeCom:
                 return 200, {}, {"errcode": code, "errmsg": "error"}
             return 200, {}, {"errcode": 0, "errmsg": "ok", "invaliduser": "ghost",
                              "msgid": "msgid-" + secrets.token_hex(4)}
+        if req.path in ("/cgi-bin/department/list", "/cgi-bin/user/list"):
+            assert req.method == "GET"
+            if req.query.get("access_token") not in self.tokens:
+                return 200, {}, {"errcode": 42001, "errmsg": "access_token expired"}
+            if req.path == "/cgi-bin/department/list":
+                return 200, {}, {"errcode": 0, "errmsg": "ok", "department": DEPARTMENTS}
+            dept = int(req.query["department_id"])
+            members = [u for u in USERS if dept in u["department"]]
+            return 200, {}, {"errcode": 0, "errmsg": "ok", "userlist": members}
         raise AssertionError(f"unexpected path {req.path}")
+
+
+DEPARTMENTS = [
+    {"id": 1, "name": "华东服务中心", "parentid": 0, "order": 1, "department_leader": ["wang"]},
+    {"id": 2, "name": "杭州维修一组", "parentid": 1, "order": 2, "department_leader": ["li"]},
+]
+USERS = [
+    {"userid": "wang", "name": "王主管", "department": [1], "position": "服务经理",
+     "direct_leader": [], "status": 1},
+    {"userid": "li", "name": "李组长", "department": [1, 2], "position": "组长",
+     "direct_leader": ["wang"], "status": 1, "mobile": "13900000001"},
+    {"userid": "zhao", "name": "赵工", "department": [2], "position": "维修工程师",
+     "direct_leader": ["li"], "status": 5},
+]
 
 
 def robot(url: str, key: str = ROBOT_KEY) -> WeComRobotConnector:
@@ -199,3 +222,22 @@ def test_app_message_needs_a_recipient(local_server) -> None:
     srv = local_server(FakeWeCom())
     with app(srv.url) as conn, pytest.raises(PermanentDeliveryError):
         conn.send(msg(to=""))
+
+
+def test_org_source_reads_departments_users_and_leaders(local_server) -> None:
+    from gongdan_wecom import WeComOrgSource
+
+    fake = FakeWeCom()
+    srv = local_server(fake)
+    env = {"GONGDAN_WECOM_CORP_ID": CORP_ID, "GONGDAN_WECOM_CONTACTS_SECRET": CORP_SECRET,
+           "GONGDAN_WECOM_BASE_URL": srv.url}
+    snap = WeComOrgSource(environ=env).fetch()
+    assert snap.complete and snap.source == "wecom"
+    assert [(d.id, d.parent_id, d.leader_ids) for d in snap.departments] == [
+        ("1", None, ("wang",)), ("2", "1", ("li",))]
+    users = {u.id: u for u in snap.users}
+    assert set(users) == {"wang", "li", "zhao"}  # li listed twice, kept once
+    assert users["li"].department_ids == ("1", "2") and users["li"].manager_ids == ("wang",)
+    assert users["li"].mobile == "13900000001" and users["li"].title == "组长"
+    assert users["zhao"].active is False  # status 5: left the company
+    assert fake.gettoken_calls == 1

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from gongdan.connectors import Connector
 
 __all__ = [
+    "APPROVAL_EVENT_TYPES",
     "CallbackEvent",
     "CallbackRejected",
     "CallbackReply",
@@ -61,6 +62,25 @@ class EventType(msgspec.Struct, frozen=True, kw_only=True):
     title: str
     schema: dict[str, Any] = msgspec.field(default_factory=lambda: {"type": "object"})
     description: str = ""
+
+
+_APPROVAL_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "approval_id": {"type": "string"},
+        "approver": {"type": "string"},
+        "comment": {"type": "string"},
+    },
+}
+
+#: ``approval_passed`` and ``approval_rejected``: every plugin whose callbacks produce
+#: approval results registers these same two (so their schemas never disagree).
+APPROVAL_EVENT_TYPES: list[EventType] = [
+    EventType(name="approval_passed", title="审批通过 / approval passed",
+              schema=_APPROVAL_SCHEMA),
+    EventType(name="approval_rejected", title="审批驳回 / approval rejected",
+              schema=_APPROVAL_SCHEMA),
+]
 
 
 @runtime_checkable
@@ -138,11 +158,15 @@ class CallbackEvent(msgspec.Struct, frozen=True, kw_only=True):
 
     ``dedup_key`` is the provider's unique delivery id: the platform stores it and refuses
     a second callback with the same key (replay protection across restarts).
-    ``ticket_ref`` is the ticket number or id the callback is about.
+    ``ticket_ref`` is the ticket number the callback is about, when the provider carries
+    it; otherwise it is "" and ``approval_id`` names the provider's approval (WeCom
+    ``SpNo``, DingTalk ``processInstanceId``), which the platform maps to the ticket that
+    opened it.
     """
 
     event_type: str
-    ticket_ref: str
+    ticket_ref: str = ""
+    approval_id: str = ""
     dedup_key: str
     source: str
     fields: dict[str, Any] = msgspec.field(default_factory=dict)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from gongdan.connectors import Connector
-from gongdan.hookspecs import OrgSource
+from gongdan.hookspecs import APPROVAL_EVENT_TYPES, CallbackVerifier, EventType, OrgSource
 from gongdan.plugins import hookimpl
 
+from .callbacks import DingTalkApprovalVerifier
 from .connector import DingTalkRobotConnector
 from .org import DingTalkOrgSource
 
-__all__ = ["DingTalkOrgSource", "DingTalkRobotConnector"]
+__all__ = ["DingTalkApprovalVerifier", "DingTalkOrgSource", "DingTalkRobotConnector"]
 
 
 @hookimpl
@@ -20,3 +21,13 @@ def register_connectors() -> list[type[Connector]]:
 @hookimpl
 def register_org_sources() -> list[OrgSource]:
     return [DingTalkOrgSource()]
+
+
+@hookimpl
+def register_callback_verifiers() -> list[CallbackVerifier]:
+    return [DingTalkApprovalVerifier()]
+
+
+@hookimpl
+def register_event_types() -> list[EventType]:
+    return APPROVAL_EVENT_TYPES

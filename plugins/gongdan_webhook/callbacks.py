@@ -17,10 +17,10 @@ import msgspec
 
 from gongdan.connectors import Setting, SettingsError, load_settings
 from gongdan.hookspecs import (
+    APPROVAL_EVENT_TYPES,
     CallbackEvent,
     CallbackRejected,
     CallbackReply,
-    EventType,
     InboundCallback,
     VerifiedCallback,
 )
@@ -29,20 +29,7 @@ from .signing import InvalidSecret, decode_secret, verify
 
 TYPES = {"approval.passed": "approval_passed", "approval.rejected": "approval_rejected"}
 
-_APPROVAL_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "approver": {"type": "string"},
-        "comment": {"type": "string"},
-        "approval_id": {"type": "string"},
-    },
-}
-
-EVENT_TYPES = [
-    EventType(name="approval_passed", title="审批通过 / approval passed", schema=_APPROVAL_SCHEMA),
-    EventType(name="approval_rejected", title="审批驳回 / approval rejected",
-              schema=_APPROVAL_SCHEMA),
-]
+EVENT_TYPES = APPROVAL_EVENT_TYPES
 
 SETTINGS = (
     Setting("callback_secret", "secret for inbound callbacks, whsec_ + base64", secret=True),
@@ -56,6 +43,8 @@ class StandardWebhookVerifier:
     de-duplicates ``dedup_key`` durably)."""
 
     name = "webhook"
+    settings_prefix = "webhook"
+    settings = SETTINGS
 
     def __init__(self, *, environ: Mapping[str, str] | None = None, seen_capacity: int = 10_000):
         self._environ = environ

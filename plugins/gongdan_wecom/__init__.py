@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from gongdan.connectors import Connector
-from gongdan.hookspecs import OrgSource
+from gongdan.hookspecs import APPROVAL_EVENT_TYPES, CallbackVerifier, EventType, OrgSource
 from gongdan.plugins import hookimpl
 
+from .callbacks import WeComApprovalVerifier
 from .connector import WeComAppConnector, WeComRobotConnector
 from .org import WeComOrgSource
 
-__all__ = ["WeComAppConnector", "WeComOrgSource", "WeComRobotConnector"]
+__all__ = [
+    "WeComAppConnector",
+    "WeComApprovalVerifier",
+    "WeComOrgSource",
+    "WeComRobotConnector",
+]
 
 
 @hookimpl
@@ -20,3 +26,13 @@ def register_connectors() -> list[type[Connector]]:
 @hookimpl
 def register_org_sources() -> list[OrgSource]:
     return [WeComOrgSource()]
+
+
+@hookimpl
+def register_callback_verifiers() -> list[CallbackVerifier]:
+    return [WeComApprovalVerifier()]
+
+
+@hookimpl
+def register_event_types() -> list[EventType]:
+    return APPROVAL_EVENT_TYPES

@@ -8,7 +8,7 @@ import pytest
 
 from gongdan import hookspecs
 from gongdan.connectors import env_var_name
-from gongdan.plugins import connectors, make_plugin_manager, org_sources
+from gongdan.plugins import callback_verifiers, connectors, make_plugin_manager, org_sources
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "plugins.md"
 
@@ -36,7 +36,7 @@ def builtin_settings() -> list[str]:
         env_var_name(cls.prefix(), s.name)
         for cls in connectors(pm).values() for s in cls.settings
     }
-    for source in org_sources(pm).values():
+    for source in [*org_sources(pm).values(), *callback_verifiers(pm)]:
         prefix = getattr(source, "settings_prefix", source.name)
         names.update(env_var_name(prefix, s.name) for s in getattr(source, "settings", ()))
     return sorted(names)

@@ -206,20 +206,20 @@ class Settings(Mapping[str, "str | Secret | None"]):
     """A plugin's resolved settings; secrets stay :class:`Secret`, redacted in ``repr``."""
 
     prefix: str
-    values: Mapping[str, str | Secret | None] = field(default_factory=dict)
+    data: Mapping[str, str | Secret | None] = field(default_factory=dict)
 
     def __getitem__(self, key: str) -> str | Secret | None:
-        return self.values[key]
+        return self.data[key]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self.values)
+        return iter(self.data)
 
     def __len__(self) -> int:
-        return len(self.values)
+        return len(self.data)
 
     def get_str(self, key: str, default: str = "") -> str:
         """A non-secret setting as text (``default`` when unset)."""
-        value = self.values.get(key)
+        value = self.data.get(key)
         if value is None:
             return default
         if isinstance(value, Secret):
@@ -228,7 +228,7 @@ class Settings(Mapping[str, "str | Secret | None"]):
 
     def get_secret(self, key: str) -> str:
         """A secret setting's clear value ("" when unset). Do not log it."""
-        value = self.values.get(key)
+        value = self.data.get(key)
         if value is None:
             return ""
         return value.reveal() if isinstance(value, Secret) else value
@@ -246,8 +246,8 @@ class Settings(Mapping[str, "str | Secret | None"]):
             ) from None
 
     def __repr__(self) -> str:
-        shown = {k: (REDACTED if isinstance(v, Secret) else v) for k, v in self.values.items()}
-        return f"Settings(prefix={self.prefix!r}, values={shown!r})"
+        shown = {k: (REDACTED if isinstance(v, Secret) else v) for k, v in self.data.items()}
+        return f"Settings(prefix={self.prefix!r}, data={shown!r})"
 
     __str__ = __repr__
 
@@ -292,7 +292,7 @@ def load_settings(
         values[setting.name] = value
     if missing:
         raise SettingsError(f"{prefix}: set {', '.join(missing)}")
-    return Settings(prefix=prefix, values=values)
+    return Settings(prefix=prefix, data=values)
 
 
 # ---------------------------------------------------------------------------

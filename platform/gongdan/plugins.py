@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib import metadata
@@ -33,7 +34,14 @@ from typing import Any
 import pluggy
 
 from gongdan import hookspecs
-from gongdan.connectors import Connector, install_log_redaction
+from gongdan.connectors import (
+    Connector,
+    DeliveryReceipt,
+    OutgoingMessage,
+    PermanentDeliveryError,
+    SettingsError,
+    install_log_redaction,
+)
 from gongdan.hookspecs import (
     CallbackEvent,
     CallbackRejected,
@@ -55,6 +63,7 @@ __all__ = [
     "CallbackRejected",
     "CallbackReply",
     "CallbackVerifier",
+    "ConnectorPool",
     "EventType",
     "GongdanPluginManager",
     "InboundCallback",
@@ -229,6 +238,71 @@ def verify_callback(
             f"{len(matching)} verifiers accept callbacks at {callback.path!r}; need exactly 1"
         )
     return matching[0].verify(callback)
+
+
+class ConnectorPool:
+    """The outbox worker's entry to the connectors: one instance per channel and thread.
+
+    ``send`` picks the connector by ``message.channel``, builds it from the environment
+    on first use in the calling thread (connectors are synchronous and not shared across
+    threads) and delivers. A channel no plugin provides, or one whose settings are
+    missing, raises :class:`PermanentDeliveryError`: retrying cannot fix configuration.
+    ``asend`` runs ``send`` in a worker thread for async callers.
+    """
+
+    def __init__(
+        self,
+        classes: Mapping[str, type[Connector]] | None = None,
+        *,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self._classes = dict(classes) if classes is not None else connectors()
+        self._environ = environ
+        self._local = threading.local()
+        self._all: list[Connector] = []
+        self._lock = threading.Lock()
+
+    @property
+    def channels(self) -> list[str]:
+        """The channel names this pool can deliver to."""
+        return sorted(self._classes)
+
+    def get(self, channel: str) -> Connector:
+        """This thread's connector for ``channel``."""
+        cache: dict[str, Connector] = self._local.__dict__.setdefault("connectors", {})
+        if channel in cache:
+            return cache[channel]
+        cls = self._classes.get(channel)
+        if cls is None:
+            raise PermanentDeliveryError(
+                f"no connector for channel {channel!r} (have: {', '.join(self.channels)})"
+            )
+        try:
+            conn = cls.from_env(environ=self._environ)
+        except SettingsError as exc:
+            raise PermanentDeliveryError(f"{channel} is not configured: {exc}") from None
+        cache[channel] = conn
+        with self._lock:
+            self._all.append(conn)
+        return conn
+
+    def send(self, message: OutgoingMessage) -> DeliveryReceipt:
+        """Deliver ``message`` through its channel (blocking)."""
+        return self.get(message.channel).send(message)
+
+    async def asend(self, message: OutgoingMessage) -> DeliveryReceipt:
+        """``send`` in a worker thread, for the async outbox worker."""
+        import anyio.to_thread
+
+        return await anyio.to_thread.run_sync(self.send, message)
+
+    def close(self) -> None:
+        """Close every connector this pool built, in every thread."""
+        with self._lock:
+            built, self._all = self._all, []
+        for conn in built:
+            conn.close()
+        self._local = threading.local()
 
 
 @dataclass(frozen=True)

@@ -187,3 +187,52 @@ def test_connector_repr_hides_secrets() -> None:
                          client=httpx.Client())
     assert "tok-123456789" not in repr(conn)
     conn.client.close()
+
+
+async def test_connector_pool_routes_by_channel_and_reports_configuration(local_server) -> None:
+    import threading
+
+    from gongdan.connectors import PermanentDeliveryError
+    from gongdan.plugins import ConnectorPool
+
+    srv = local_server(lambda req: (200, {}, {"errcode": 0, "errmsg": "ok"}))
+    env = {"GONGDAN_DINGTALK_ACCESS_TOKEN": "tok-123456", "GONGDAN_DINGTALK_BASE_URL": srv.url}
+    pool = ConnectorPool(connectors(make_plugin_manager(environ={})), environ=env)
+    try:
+        message = OutgoingMessage(channel="dingtalk", text="x", idempotency_key="1")
+        assert pool.send(message).channel == "dingtalk"
+        assert (await pool.asend(message)).channel == "dingtalk"
+        assert pool.get("dingtalk") is pool.get("dingtalk")
+        other: list[object] = []
+        t = threading.Thread(target=lambda: other.append(pool.get("dingtalk")))
+        t.start()
+        t.join()
+        assert other[0] is not pool.get("dingtalk")  # one instance per thread
+        with pytest.raises(PermanentDeliveryError, match="not configured"):
+            pool.send(OutgoingMessage(channel="sms", to="139", text="x", idempotency_key="2"))
+        with pytest.raises(PermanentDeliveryError, match="no connector"):
+            pool.send(OutgoingMessage(channel="fax", text="x", idempotency_key="3"))
+    finally:
+        pool.close()
+    assert len(srv.requests) == 2
+
+
+def test_settings_mapping_interface() -> None:
+    s = load_settings("demo", (Setting("a", "a", default="1"), Setting("b", "b", secret=True)),
+                      environ={"GONGDAN_DEMO_B": "secret-b-123456"})
+    assert dict(s)["a"] == "1" and isinstance(s["b"], Secret)
+    assert "secret-b-123456" not in str(list(s.values()))
+
+
+def test_cli_plugins_settings_never_print_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GONGDAN_LOAD_PLUGINS", raising=False)
+    monkeypatch.setenv("GONGDAN_WECOM_ROBOT_KEY", "robot-key-visible-nowhere")
+    monkeypatch.setenv("GONGDAN_WECOM_BASE_URL", "http://127.0.0.1:9")
+    result = CliRunner().invoke(main, ["plugins", "settings"])
+    assert result.exit_code == 0, result.output
+    assert "GONGDAN_WECOM_ROBOT_KEY = **********" in result.output
+    assert "GONGDAN_WECOM_BASE_URL = http://127.0.0.1:9" in result.output
+    assert "robot-key-visible-nowhere" not in result.output
+    missing = CliRunner().invoke(main, ["plugins", "settings", "--missing"])
+    assert missing.exit_code == 1 and "GONGDAN_SMS_SIGN_NAME" in missing.output
+    assert "GONGDAN_WECOM_ROBOT_KEY" not in missing.output

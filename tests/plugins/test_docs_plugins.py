@@ -45,3 +45,40 @@ def builtin_settings() -> list[str]:
 @pytest.mark.parametrize("var", builtin_settings())
 def test_builtin_setting_is_documented(var: str) -> None:
     assert f"`{var}`" in DOC.read_text(encoding="utf-8"), f"{var} is not in docs/plugins.md"
+
+
+def doc_block(marker: str) -> str:
+    """The fenced python block of docs/plugins.md that contains ``marker``."""
+    text = DOC.read_text(encoding="utf-8")
+    for block in text.split("```python\n")[1:]:
+        code = block.split("```", 1)[0]
+        if marker in code:
+            return code
+    raise AssertionError(f"no python block with {marker!r} in docs/plugins.md")
+
+
+def test_the_one_page_connector_example_works(local_server) -> None:
+    import types
+
+    from gongdan.connectors import OutgoingMessage, PermanentDeliveryError, RetryableDeliveryError
+
+    module = types.ModuleType("my_gongdan_feishu")
+    exec(compile(doc_block("class FeishuConnector"), "docs/plugins.md", "exec"), module.__dict__)
+    pm = make_plugin_manager(load_entrypoints=False, plugins=[("feishu", module)])
+    cls = connectors(pm)["feishu"]
+    answers = [{"code": 0}, {"code": 9499, "msg": "too many requests"},
+               {"code": 19001, "msg": "param invalid"}]
+
+    def feishu(req):
+        assert req.json() == {"msg_type": "text", "content": {"text": "工单 GD-1 已超时"}}
+        return 200, {}, answers.pop(0)
+
+    srv = local_server(feishu)
+    conn = cls.from_env(environ={"GONGDAN_FEISHU_HOOK_URL": srv.url + "/hook"})
+    message = OutgoingMessage(channel="feishu", text="工单 GD-1 已超时", idempotency_key="1")
+    with conn:
+        assert conn.send(message).channel == "feishu"
+        with pytest.raises(RetryableDeliveryError):
+            conn.send(message)
+        with pytest.raises(PermanentDeliveryError):
+            conn.send(message)

@@ -438,11 +438,19 @@ class Connector:
 
     def __init__(self, settings: Settings, *, client: httpx.Client | None = None) -> None:
         self.config = settings
+        self._client = client
         self._own_client = client is None
-        timeout = settings.get_float("timeout", self.default_timeout)
-        self.client = client if client is not None else httpx.Client(
-            timeout=timeout, headers={"user-agent": "gongdan"}
-        )
+        install_log_redaction()
+
+    @property
+    def client(self) -> httpx.Client:
+        """The HTTP client, created on first use (an SMTP connector never creates one)."""
+        if self._client is None:
+            self._client = httpx.Client(
+                timeout=self.config.get_float("timeout", self.default_timeout),
+                headers={"user-agent": "gongdan"},
+            )
+        return self._client
 
     @classmethod
     def prefix(cls) -> str:
@@ -469,8 +477,9 @@ class Connector:
 
     def close(self) -> None:
         """Close the HTTP client if this connector created it."""
-        if self._own_client:
-            self.client.close()
+        if self._own_client and self._client is not None:
+            self._client.close()
+            self._client = None
 
     def __enter__(self) -> Connector:
         return self

@@ -16,6 +16,7 @@ from gongdan.connectors import (
     PermanentDeliveryError,
     Setting,
     Settings,
+    SettingsError,
     raise_for_http_status,
     translate_transport_errors,
 )
@@ -43,7 +44,7 @@ class WebhookConnector(Connector):
         try:
             self._key = decode_secret(settings.get_secret("secret"))
         except InvalidSecret as exc:
-            raise PermanentDeliveryError(f"webhook: {exc}") from None
+            raise SettingsError(f"GONGDAN_WEBHOOK_SECRET: {exc}") from None
 
     def _target(self, message: OutgoingMessage) -> str:
         if message.to.startswith(("http://", "https://")):

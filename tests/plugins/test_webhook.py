@@ -192,3 +192,10 @@ def test_callbacks_are_routed_through_the_plugin_manager(monkeypatch) -> None:
     assert result.event is not None and result.event.event_type == "approval_passed"
     with pytest.raises(CallbackRejected, match="0 verifiers"):
         verify_callback(InboundCallback(path="nowhere"), pm)
+
+
+def test_malformed_secret_is_a_settings_error() -> None:
+    from gongdan.connectors import SettingsError
+
+    with pytest.raises(SettingsError, match="GONGDAN_WEBHOOK_SECRET"):
+        WebhookConnector.from_env(environ={"GONGDAN_WEBHOOK_SECRET": "whsec_not*base64"})

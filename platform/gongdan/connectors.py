@@ -58,6 +58,7 @@ __all__ = [
     "raise_for_http_status",
     "redact",
     "translate_transport_errors",
+    "truncate_utf8",
 ]
 
 REDACTED = "**********"
@@ -349,7 +350,18 @@ def install_log_redaction(loggers: Iterable[str] = ("httpx", "httpcore", "gongda
 
 
 # ---------------------------------------------------------------------------
-# HTTP helpers shared by the HTTP connectors
+# helpers shared by the connectors
+
+
+def truncate_utf8(text: str, limit: int, marker: str = "…") -> str:
+    """``text`` cut to at most ``limit`` UTF-8 bytes, never inside a character, ending
+    with ``marker`` when cut (providers count bytes: WeCom's text is 2048 at most)."""
+    data = text.encode()
+    if len(data) <= limit:
+        return text
+    room = limit - len(marker.encode())
+    return data[:max(room, 0)].decode(errors="ignore") + marker
+
 
 
 def parse_retry_after(value: str | None) -> float | None:

@@ -34,11 +34,14 @@ from gongdan.connectors import (
     Settings,
     raise_for_http_status,
     translate_transport_errors,
+    truncate_utf8,
 )
 
 DEFAULT_BASE_URL = "https://qyapi.weixin.qq.com"
 
 RETRYABLE = frozenset({-1, 45009, 45011, 45033})
+# content limits in UTF-8 bytes, as documented
+ROBOT_TEXT_LIMIT, ROBOT_MARKDOWN_LIMIT, APP_CONTENT_LIMIT = 2048, 4096, 2048
 TOKEN_INVALID = frozenset({40014, 42001})
 
 BASE_URL = Setting("base_url", "API base URL", default=DEFAULT_BASE_URL)
@@ -79,8 +82,9 @@ class WeComRobotConnector(Connector):
     def body(self, message: OutgoingMessage) -> dict[str, Any]:
         """The JSON body for ``message``."""
         if message.markdown:
-            return {"msgtype": "markdown", "markdown": {"content": message.text}}
-        text: dict[str, Any] = {"content": message.text}
+            content = truncate_utf8(message.text, ROBOT_MARKDOWN_LIMIT)
+            return {"msgtype": "markdown", "markdown": {"content": content}}
+        text: dict[str, Any] = {"content": truncate_utf8(message.text, ROBOT_TEXT_LIMIT)}
         if message.to:
             text["mentioned_list"] = [u for u in message.to.split("|") if u]
         if mobiles := message.extra.get("mentioned_mobile_list"):
@@ -215,10 +219,11 @@ class WeComAppConnector(Connector):
             if message.extra.get(key):
                 body[key] = message.extra[key]
         if message.markdown:
-            body.update(msgtype="markdown", markdown={"content": message.text})
+            content = truncate_utf8(message.text, APP_CONTENT_LIMIT)
+            body.update(msgtype="markdown", markdown={"content": content})
         else:
             text = f"{message.subject}\n{message.text}" if message.subject else message.text
-            body.update(msgtype="text", text={"content": text})
+            body.update(msgtype="text", text={"content": truncate_utf8(text, APP_CONTENT_LIMIT)})
         if interval := self.config.get_str("duplicate_check_interval"):
             body.update(enable_duplicate_check=1, duplicate_check_interval=int(interval))
         return body

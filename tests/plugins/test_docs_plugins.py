@@ -8,7 +8,13 @@ import pytest
 
 from gongdan import hookspecs
 from gongdan.connectors import env_var_name
-from gongdan.plugins import callback_verifiers, connectors, make_plugin_manager, org_sources
+from gongdan.plugins import (
+    callback_verifiers,
+    connectors,
+    describe_plugins,
+    make_plugin_manager,
+    org_sources,
+)
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "plugins.md"
 
@@ -82,3 +88,31 @@ def test_the_one_page_connector_example_works(local_server) -> None:
             conn.send(message)
         with pytest.raises(PermanentDeliveryError):
             conn.send(message)
+
+
+def test_a_third_party_distribution_is_found_by_its_entry_point(tmp_path, monkeypatch) -> None:
+    """What `pip install acme-gongdan-feishu` leaves on sys.path: a package and its
+    dist-info with an entry point in the `gongdan` group. Nothing in gongdan names it."""
+    import sys
+
+    site = tmp_path / "site-packages"
+    package = site / "acme_gongdan_feishu"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text(doc_block("class FeishuConnector"), encoding="utf-8")
+    dist_info = site / "acme_gongdan_feishu-1.0.dist-info"
+    dist_info.mkdir()
+    (dist_info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: acme-gongdan-feishu\nVersion: 1.0\n", encoding="utf-8")
+    (dist_info / "entry_points.txt").write_text(
+        "[gongdan]\nfeishu = acme_gongdan_feishu\n", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(site))
+    try:
+        pm = make_plugin_manager(environ={})
+        info = {p.name: p for p in describe_plugins(pm)}["feishu"]
+        assert (info.distribution, info.version, info.hooks) == (
+            "acme-gongdan-feishu", "1.0", ("register_connectors",))
+        assert connectors(pm)["feishu"].__module__ == "acme_gongdan_feishu"
+        only_builtin = make_plugin_manager(environ={"GONGDAN_LOAD_PLUGINS": "webhook"})
+        assert "feishu" not in connectors(only_builtin)
+    finally:
+        sys.modules.pop("acme_gongdan_feishu", None)

@@ -241,3 +241,16 @@ def test_org_source_reads_departments_users_and_leaders(local_server) -> None:
     assert users["li"].mobile == "13900000001" and users["li"].title == "组长"
     assert users["zhao"].active is False  # status 5: left the company
     assert fake.gettoken_calls == 1
+
+
+def test_long_text_is_cut_to_wecom_byte_limits(local_server) -> None:
+    from gongdan.connectors import truncate_utf8
+
+    assert truncate_utf8("工单" * 10, 10) == "工单…"  # 7 bytes of room: two characters
+    assert truncate_utf8("short", 10) == "short"
+    fake = FakeWeCom()
+    srv = local_server(fake)
+    with robot(srv.url) as conn:
+        conn.send(msg(text="超时" * 2000))
+    content = fake.sent[0]["text"]["content"]
+    assert len(content.encode()) <= 2048 and content.endswith("…")

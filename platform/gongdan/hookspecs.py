@@ -266,7 +266,8 @@ def register_callback_verifiers() -> list[CallbackVerifier] | None:
 
 
 # ---------------------------------------------------------------------------
-# event hooks (past tense; called after commit; return value ignored)
+# event hooks (past tense; called after commit through gongdan.plugins.fire_event, which
+# logs an implementation's exception and goes on with the next; return value ignored)
 
 
 @hookspec

@@ -23,6 +23,7 @@ Plugins import ``hookimpl`` from here::
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import threading
 from collections.abc import Iterable, Mapping
@@ -77,6 +78,7 @@ __all__ = [
     "connectors",
     "describe_plugins",
     "event_types",
+    "fire_event",
     "get_plugin_manager",
     "hookimpl",
     "hookspec",
@@ -303,6 +305,31 @@ class ConnectorPool:
         for conn in built:
             conn.close()
         self._local = threading.local()
+
+
+EVENT_HOOKS = frozenset({"ticket_created", "ticket_transitioned", "ticket_closed"})
+_log = logging.getLogger("gongdan.plugins")
+
+
+def fire_event(name: str, pm: pluggy.PluginManager | None = None, **kwargs: Any) -> int:
+    """Call every implementation of the event hook ``name``, isolating failures.
+
+    pluggy stops at the first implementation that raises; after a commit one broken
+    plugin must not keep the others from hearing about the ticket, nor fail the request.
+    Each implementation is called on its own; an exception is logged with the plugin's
+    name and the next one runs. Returns how many implementations raised.
+    """
+    if name not in EVENT_HOOKS:
+        raise ValueError(f"{name!r} is not an event hook ({', '.join(sorted(EVENT_HOOKS))})")
+    pm = pm or get_plugin_manager()
+    failures = 0
+    for impl in reversed(getattr(pm.hook, name).get_hookimpls()):  # pluggy's LIFO order
+        try:
+            impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
+        except Exception:
+            failures += 1
+            _log.exception("plugin %s failed in %s", impl.plugin_name, name)
+    return failures
 
 
 @dataclass(frozen=True)

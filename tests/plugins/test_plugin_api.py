@@ -236,3 +236,26 @@ def test_cli_plugins_settings_never_print_secrets(monkeypatch: pytest.MonkeyPatc
     missing = CliRunner().invoke(main, ["plugins", "settings", "--missing"])
     assert missing.exit_code == 1 and "GONGDAN_SMS_SIGN_NAME" in missing.output
     assert "GONGDAN_WECOM_ROBOT_KEY" not in missing.output
+
+
+def test_fire_event_isolates_a_broken_plugin(caplog: pytest.LogCaptureFixture) -> None:
+    from gongdan.plugins import fire_event
+
+    heard: list[str] = []
+
+    @hookimpl
+    def ticket_closed(ticket):  # type: ignore[no-untyped-def]
+        raise RuntimeError("boom")
+
+    ok = plugin(ticket_closed=hookimpl(specname="ticket_closed")(
+        lambda ticket, event: heard.append(ticket["number"] + event["kind"])))
+    pm = make_plugin_manager(load_entrypoints=False, plugins=[
+        ("ok-first", ok), ("broken", plugin(ticket_closed=ticket_closed)),
+    ])
+    with caplog.at_level(logging.ERROR, logger="gongdan.plugins"):
+        failures = fire_event("ticket_closed", pm, ticket={"number": "GD-5"},
+                              event={"kind": "closed"})
+    assert failures == 1 and heard == ["GD-5closed"]
+    assert "plugin broken failed in ticket_closed" in caplog.text
+    with pytest.raises(ValueError):
+        fire_event("register_connectors", pm)

@@ -68,6 +68,7 @@ _APPROVAL_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
         "approval_id": {"type": "string"},
+        "kind": {"type": "string"},  # the approval's type / template name: 工艺变更, 备件领用
         "approver": {"type": "string"},
         "comment": {"type": "string"},
     },

@@ -112,7 +112,7 @@ class DingTalkApprovalVerifier:
             actor=str(payload.get("staffId", "")),
             fields={"approval_id": instance, "approver": str(payload.get("staffId", "")),
                     "comment": str(payload.get("remark", "")),
-                    "template": str(payload.get("title", ""))},
+                    "kind": str(payload.get("title", ""))},
             occurred_at=datetime.fromtimestamp(int(finished) / 1000, UTC)
             if str(finished or "").isdigit() else None,
         ))

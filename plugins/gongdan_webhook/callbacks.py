@@ -1,7 +1,7 @@
 """Inbound callbacks signed per Standard Webhooks: approval results from any system.
 
 The sender POSTs ``{"type": "approval.passed" | "approval.rejected", "timestamp": ...,
-"data": {"ticket": "GD-...", "approver": "...", "comment": "..."}}`` to
+"data": {"ticket": "GD-...", "kind": "工艺变更", "approver": "...", "comment": "..."}}`` to
 ``/callbacks/webhook`` with the three ``webhook-*`` headers, signed with
 ``GONGDAN_WEBHOOK_CALLBACK_SECRET``.
 """
@@ -97,6 +97,7 @@ class StandardWebhookVerifier:
             dedup_key=f"webhook:{msg_id}",
             source=self.name,
             actor=str(data.get("approver", "")),
-            fields={k: data[k] for k in ("approver", "comment", "approval_id") if k in data},
+            fields={k: str(data[k]) for k in ("approval_id", "kind", "approver", "comment")
+                    if k in data},
             occurred_at=datetime.fromtimestamp(int(stamp), UTC),
         ))

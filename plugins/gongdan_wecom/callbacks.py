@@ -120,7 +120,7 @@ class WeComApprovalVerifier:
             source=self.name,
             actor=_text(last, "Approver/UserId"),
             fields={"approval_id": sp_no, "approver": _text(last, "Approver/UserId"),
-                    "comment": _text(last, "Speech"), "template": _text(info, "SpName")},
+                    "comment": _text(last, "Speech"), "kind": _text(info, "SpName")},
             occurred_at=datetime.fromtimestamp(int(created), UTC) if created.isdigit()
             else None,
         ))

@@ -96,6 +96,7 @@ def test_wecom_approval_becomes_an_event(status: int, event_type: str) -> None:
     assert event is not None and event.event_type == event_type
     assert event.approval_id == "202611250001" and event.ticket_ref == ""
     assert event.actor == "wang" and event.fields["comment"] == "同意领用"
+    assert event.fields["kind"] == "备件领用"  # rules filter on it: approval_passed(kind = …)
     assert event.dedup_key == f"wecom:202611250001:{status}"
 
 

@@ -142,7 +142,8 @@ def signed_callback(secret: str, payload: dict, *, msg_id: str = "msg_cb_1", ts:
 
 
 APPROVED = {"type": "approval.passed", "timestamp": "2026-11-25T05:00:00Z",
-            "data": {"ticket": "GD-20261125-0001", "approver": "王经理", "comment": "同意"}}
+            "data": {"ticket": "GD-20261125-0001", "kind": "工艺变更", "approver": "王经理",
+                     "comment": "同意"}}
 
 
 def test_callback_becomes_an_approval_event() -> None:
@@ -155,6 +156,7 @@ def test_callback_becomes_an_approval_event() -> None:
     assert event.event_type == "approval_passed"
     assert event.ticket_ref == "GD-20261125-0001"
     assert event.actor == "王经理" and event.fields["comment"] == "同意"
+    assert event.fields["kind"] == "工艺变更"
     assert event.dedup_key == "webhook:msg_cb_1"
 
 

@@ -13,13 +13,17 @@ retries.
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 
-from gongdan.connectors import Setting, SettingsError, load_settings
+import httpx
+
+from gongdan.connectors import DeliveryError, Setting, Settings, SettingsError, load_settings
 from gongdan.hookspecs import (
     CallbackEvent,
     CallbackRejected,
@@ -29,6 +33,9 @@ from gongdan.hookspecs import (
 )
 from gongdan_msgcrypt import CryptError, MsgCrypt
 
+from .connector import DEFAULT_BASE_URL
+from .org import AccessToken, api_post
+
 SETTINGS = (
     Setting("app_key", "internal app AppKey (the receive id of callbacks)", required=True),
     Setting("callback_token", "event subscription token (签名 token)", secret=True,
@@ -37,7 +44,22 @@ SETTINGS = (
             required=True),
     Setting("callback_tolerance", "seconds a callback's timestamp may differ from now",
             default="300"),
+    Setting("app_secret", "internal app AppSecret, to read an approval's form", secret=True),
+    Setting("approval_ticket_field", "the approval form field holding the ticket number",
+            default="工单号"),
+    Setting("base_url", "API base URL", default=DEFAULT_BASE_URL),
 )
+
+_log = logging.getLogger("gongdan.plugins.dingtalk")
+
+
+def ticket_from_instance(detail: Mapping[str, Any], field: str) -> str:
+    """The ticket number in a process instance's form (``processinstance/get``), or ""."""
+    values = detail.get("process_instance", {}).get("form_component_values", [])
+    for item in values:
+        if item.get("name") == field:
+            return str(item.get("value", "")).strip()
+    return ""
 
 RESULTS = {"agree": "approval_passed", "refuse": "approval_rejected"}
 
@@ -50,8 +72,11 @@ class DingTalkApprovalVerifier:
     settings = SETTINGS
 
     def __init__(self, *, environ: Mapping[str, str] | None = None,
-                 seen_capacity: int = 10_000) -> None:
+                 client: httpx.Client | None = None, seen_capacity: int = 10_000) -> None:
         self._environ = environ
+        self._client = client
+        self._own_client: httpx.Client | None = None
+        self._tokens = AccessToken()
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._capacity = seen_capacity
         self._lock = threading.Lock()
@@ -59,6 +84,35 @@ class DingTalkApprovalVerifier:
     def accepts(self, callback: InboundCallback) -> bool:
         """Callbacks sent to ``/callbacks/dingtalk``."""
         return callback.path.strip("/") == "dingtalk"
+
+    def resolve_ticket(self, instance: str, settings: Settings) -> str:
+        """The ticket number from the approval's form, "" when unknown or unreadable.
+
+        ``POST /topapi/processinstance/get`` gives the form values; the one named
+        ``approval_ticket_field`` holds the ticket number. A failure is logged, not fatal.
+        """
+        secret = settings.get_secret("app_secret")
+        if not secret:
+            return ""
+        client = self._client or self._own_client
+        if client is None:
+            client = self._own_client = httpx.Client(timeout=3.0)
+        base = settings.get_str("base_url").rstrip("/")
+        try:
+            token = self._tokens.get(client, base, settings.get_str("app_key"), secret,
+                                     "dingtalk-approval")
+            detail = api_post(client, base, token, "/topapi/processinstance/get",
+                              {"process_instance_id": instance}, "dingtalk-approval")
+        except DeliveryError as exc:
+            _log.warning("dingtalk approval %s: cannot read its form: %s", instance, exc)
+            return ""
+        return ticket_from_instance(detail, settings.get_str("approval_ticket_field"))
+
+    def close(self) -> None:
+        """Close the HTTP client this verifier created."""
+        if self._own_client is not None:
+            self._own_client.close()
+            self._own_client = None
 
     def _success(self, crypt: MsgCrypt) -> CallbackReply:
         stamp, nonce = str(int(datetime.now(UTC).timestamp() * 1000)), secrets.token_hex(4)
@@ -106,6 +160,7 @@ class DingTalkApprovalVerifier:
         finished = payload.get("finishTime")
         return VerifiedCallback(reply=reply, event=CallbackEvent(
             event_type=RESULTS[result],
+            ticket_ref=self.resolve_ticket(instance, s),
             approval_id=instance,
             dedup_key=f"dingtalk:{instance}:{result}",
             source=self.name,

@@ -40,16 +40,48 @@ SETTINGS = (
 RETRYABLE = frozenset({-1, 90002, 90018})  # busy; calls over the rate limit
 
 
-def _check(answer: httpx.Response) -> dict[str, Any]:
-    raise_for_http_status(answer, channel="dingtalk-org")
+def _check(answer: httpx.Response, channel: str = "dingtalk-org") -> dict[str, Any]:
+    raise_for_http_status(answer, channel=channel)
     body: dict[str, Any] = answer.json()
     code = body.get("errcode", 0)
     if code == 0:
         return body
-    what = f"dingtalk-org: errcode {code} {body.get('errmsg', '')}".strip()
+    what = f"{channel}: errcode {code} {body.get('errmsg', '')}".strip()
     if code in RETRYABLE:
         raise RetryableDeliveryError(what, provider_code=code, retry_after=10.0)
     raise PermanentDeliveryError(what, provider_code=code)
+
+
+class AccessToken:
+    """An internal app's ``access_token`` (``GET /gettoken``), cached until it expires."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._token: str | None = None
+        self._expires = 0.0
+        self._lock = threading.Lock()
+
+    def get(self, client: httpx.Client, base: str, key: str, secret: str,
+            channel: str = "dingtalk-org") -> str:
+        """The cached token, fetched when absent or expired."""
+        with self._lock:
+            if self._token and self._clock() < self._expires:
+                return self._token
+            with translate_transport_errors(channel):
+                answer = client.get(base + "/gettoken",
+                                    params={"appkey": key, "appsecret": secret})
+            body = _check(answer, channel)
+            self._token = str(body["access_token"])
+            self._expires = self._clock() + max(0.0, float(body.get("expires_in", 7200)) - 60)
+            return self._token
+
+
+def api_post(client: httpx.Client, base: str, token: str, path: str, payload: dict[str, Any],
+             channel: str = "dingtalk-org") -> dict[str, Any]:
+    """One ``POST {base}{path}?access_token=`` call; the answer when errcode is 0."""
+    with translate_transport_errors(channel):
+        answer = client.post(base + path, params={"access_token": token}, json=payload)
+    return _check(answer, channel)
 
 
 class DingTalkOrgSource:
@@ -70,21 +102,7 @@ class DingTalkOrgSource:
         self._environ = environ
         self._client = client
         self._clock = clock
-        self._token: str | None = None
-        self._expires = 0.0
-        self._lock = threading.Lock()
-
-    def _access_token(self, client: httpx.Client, base: str, key: str, secret: str) -> str:
-        with self._lock:
-            if self._token and self._clock() < self._expires:
-                return self._token
-            with translate_transport_errors("dingtalk-org"):
-                answer = client.get(base + "/gettoken",
-                                    params={"appkey": key, "appsecret": secret})
-            body = _check(answer)
-            self._token = str(body["access_token"])
-            self._expires = self._clock() + max(0.0, float(body.get("expires_in", 7200)) - 60)
-            return self._token
+        self._tokens = AccessToken(clock)
 
     def fetch(self, *, since: datetime | None = None) -> OrgSnapshot:
         """Every department and user (``since`` is ignored)."""
@@ -92,14 +110,11 @@ class DingTalkOrgSource:
         client = self._client or httpx.Client(timeout=s.get_float("timeout", 10.0))
         base = s.get_str("base_url").rstrip("/")
         try:
-            token = self._access_token(client, base, s.get_str("app_key"),
-                                       s.get_secret("app_secret"))
+            token = self._tokens.get(client, base, s.get_str("app_key"),
+                                     s.get_secret("app_secret"))
 
             def post(path: str, payload: dict[str, Any]) -> dict[str, Any]:
-                with translate_transport_errors("dingtalk-org"):
-                    answer = client.post(base + path, params={"access_token": token},
-                                         json=payload)
-                return _check(answer)
+                return api_post(client, base, token, path, payload)
 
             return self._fetch(post)
         finally:

@@ -10,13 +10,17 @@ to the event XML. ``SpStatus`` 2 (已通过) becomes ``approval_passed``, 3 (已
 
 from __future__ import annotations
 
+import logging
 import threading
 import xml.etree.ElementTree as ET
 from collections import OrderedDict
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 
-from gongdan.connectors import Setting, SettingsError, load_settings
+import httpx
+
+from gongdan.connectors import DeliveryError, Setting, Settings, SettingsError, load_settings
 from gongdan.hookspecs import (
     CallbackEvent,
     CallbackRejected,
@@ -26,6 +30,8 @@ from gongdan.hookspecs import (
 )
 from gongdan_msgcrypt import CryptError, MsgCrypt
 
+from .connector import DEFAULT_BASE_URL, TokenCache
+
 SETTINGS = (
     Setting("corp_id", "企业 ID (corpid), the receive id of callbacks", required=True),
     Setting("callback_token", "the callback Token (接收消息服务器配置)", secret=True,
@@ -34,7 +40,26 @@ SETTINGS = (
             required=True),
     Setting("callback_tolerance", "seconds a callback's timestamp may differ from now",
             default="300"),
+    Setting("approval_secret",
+            "secret of the 审批 app, to read an approval's form (empty: GONGDAN_WECOM_SECRET)",
+            secret=True),
+    Setting("secret", "the application's secret (corpsecret)", secret=True),
+    Setting("approval_ticket_field", "the approval form control holding the ticket number",
+            default="工单号"),
+    Setting("base_url", "API base URL", default=DEFAULT_BASE_URL),
 )
+
+_log = logging.getLogger("gongdan.plugins.wecom")
+
+
+def ticket_from_detail(detail: Mapping[str, Any], field: str) -> str:
+    """The ticket number in an approval's form (``getapprovaldetail``), or ""."""
+    contents = detail.get("info", {}).get("apply_data", {}).get("contents", [])
+    for control in contents:
+        titles = {t.get("text", "") for t in control.get("title", [])}
+        if field in titles:
+            return str(control.get("value", {}).get("text", "")).strip()
+    return ""
 
 STATUS_EVENTS = {"2": "approval_passed", "3": "approval_rejected"}
 
@@ -52,8 +77,10 @@ class WeComApprovalVerifier:
     settings = SETTINGS
 
     def __init__(self, *, environ: Mapping[str, str] | None = None,
-                 seen_capacity: int = 10_000) -> None:
+                 client: httpx.Client | None = None, seen_capacity: int = 10_000) -> None:
         self._environ = environ
+        self._client = client
+        self._tokens: TokenCache | None = None
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._capacity = seen_capacity
         self._lock = threading.Lock()
@@ -62,18 +89,50 @@ class WeComApprovalVerifier:
         """Callbacks sent to ``/callbacks/wecom``."""
         return callback.path.strip("/") == "wecom"
 
-    def _crypt(self) -> tuple[MsgCrypt, float]:
+    def _crypt(self) -> tuple[MsgCrypt, Settings]:
         try:
             s = load_settings("wecom", SETTINGS, environ=self._environ)
             crypt = MsgCrypt(s.get_secret("callback_token"), s.get_secret("callback_aes_key"),
                              s.get_str("corp_id"))
-            return crypt, s.get_float("callback_tolerance", 300)
+            return crypt, s
         except (SettingsError, CryptError) as exc:
             raise CallbackRejected(f"wecom callbacks are not configured: {exc}") from None
 
+    def resolve_ticket(self, sp_no: str, settings: Settings) -> str:
+        """The ticket number from the approval's form, "" when unknown or unreadable.
+
+        The callback carries only ``SpNo``; ``POST /cgi-bin/oa/getapprovaldetail`` gives
+        the form, whose control titled ``approval_ticket_field`` holds the ticket number.
+        Failing to read it is logged, not fatal: the platform can still map
+        ``approval_id`` to the ticket that opened the approval.
+        """
+        secret = settings.get_secret("approval_secret") or settings.get_secret("secret")
+        if not secret:
+            return ""
+        if self._tokens is None:
+            self._tokens = TokenCache(
+                self._client or httpx.Client(timeout=3.0), channel="wecom-approval",
+                base_url=settings.get_str("base_url"), corp_id=settings.get_str("corp_id"),
+                secret=secret,
+            )
+        try:
+            detail = self._tokens.call("POST", "/cgi-bin/oa/getapprovaldetail",
+                                       json={"sp_no": sp_no})
+        except DeliveryError as exc:
+            _log.warning("wecom approval %s: cannot read its form: %s", sp_no, exc)
+            return ""
+        return ticket_from_detail(detail, settings.get_str("approval_ticket_field"))
+
+    def close(self) -> None:
+        """Close the HTTP client this verifier created."""
+        if self._tokens is not None and self._client is None:
+            self._tokens.client.close()
+        self._tokens = None
+
     def verify(self, callback: InboundCallback) -> VerifiedCallback:
         """The approval event (or none) and WeCom's expected reply; else CallbackRejected."""
-        crypt, tolerance = self._crypt()
+        crypt, settings = self._crypt()
+        tolerance = settings.get_float("callback_tolerance", 300)
         q = callback.query
         signature, stamp, nonce = q.get("msg_signature", ""), q.get("timestamp", ""), \
             q.get("nonce", "")
@@ -115,6 +174,7 @@ class WeComApprovalVerifier:
         created = _text(event_xml, "CreateTime")
         return VerifiedCallback(reply=ack, event=CallbackEvent(
             event_type=STATUS_EVENTS[status],
+            ticket_ref=self.resolve_ticket(sp_no, settings),
             approval_id=sp_no,
             dedup_key=f"wecom:{sp_no}:{status}",
             source=self.name,

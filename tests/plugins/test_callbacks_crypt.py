@@ -189,3 +189,67 @@ def test_dingtalk_bad_callbacks_are_refused(case: str) -> None:
         cb = dingtalk_post(finished("agree"))
     with pytest.raises(CallbackRejected):
         verifier.verify(cb)
+
+
+def approval_detail_api(sp_no: str, ticket: str):
+    def app(req):
+        if req.path == "/cgi-bin/gettoken":
+            assert req.query == {"corpid": CORP_ID, "corpsecret": "approval-secret-123"}
+            return 200, {}, {"errcode": 0, "access_token": "tok-approval", "expires_in": 7200}
+        assert req.path == "/cgi-bin/oa/getapprovaldetail" and req.method == "POST"
+        assert req.query == {"access_token": "tok-approval"}
+        if req.json() != {"sp_no": sp_no}:
+            return 200, {}, {"errcode": 301025, "errmsg": "sp_no not exist"}
+        return 200, {}, {"errcode": 0, "errmsg": "ok", "info": {
+            "sp_no": sp_no, "sp_name": "备件领用", "sp_status": 2,
+            "apply_data": {"contents": [
+                {"control": "Text", "id": "Text-1", "title": [{"text": "备件", "lang": "zh_CN"}],
+                 "value": {"text": "主轴轴承"}},
+                {"control": "Text", "id": "Text-2", "title": [{"text": "工单号", "lang": "zh_CN"}],
+                 "value": {"text": ticket}},
+            ]}}}
+    return app
+
+
+def test_wecom_approval_ticket_is_read_from_the_approval_form(local_server) -> None:
+    srv = local_server(approval_detail_api("202611250009", "GD-20261125-0042"))
+    env = {**WECOM_ENV, "GONGDAN_WECOM_APPROVAL_SECRET": "approval-secret-123",
+           "GONGDAN_WECOM_BASE_URL": srv.url}
+    verifier = WeComApprovalVerifier(environ=env)
+    try:
+        event = verifier.verify(wecom_post(approval_xml("202611250009", 2))).event
+        assert event is not None and event.ticket_ref == "GD-20261125-0042"
+        # an approval WeCom does not know: the event still comes, without a ticket number
+        other = verifier.verify(wecom_post(approval_xml("202611250010", 3), nonce="2")).event
+        assert other is not None and other.ticket_ref == "" and other.approval_id
+    finally:
+        verifier.close()
+
+
+def test_dingtalk_approval_ticket_is_read_from_the_instance_form(local_server) -> None:
+    from gongdan_dingtalk import DingTalkApprovalVerifier
+
+    def api(req):
+        if req.path == "/gettoken":
+            assert req.query == {"appkey": DD_APP_KEY, "appsecret": "dd-app-secret-99"}
+            return 200, {}, {"errcode": 0, "access_token": "tok-dd", "expires_in": 7200}
+        assert req.path == "/topapi/processinstance/get" and req.query == {"access_token": "tok-dd"}
+        if req.json() != {"process_instance_id": "proc-7"}:
+            return 200, {}, {"errcode": 90003, "errmsg": "instance not found"}
+        return 200, {}, {"errcode": 0, "process_instance": {
+            "title": "工艺变更", "status": "COMPLETED", "result": "agree",
+            "form_component_values": [{"name": "变更内容", "value": "焊接电流 180A→170A"},
+                                      {"name": "工单号", "value": "GD-20261125-0100"}]}}
+
+    srv = local_server(api)
+    env = {**DD_ENV, "GONGDAN_DINGTALK_APP_SECRET": "dd-app-secret-99",
+           "GONGDAN_DINGTALK_BASE_URL": srv.url}
+    verifier = DingTalkApprovalVerifier(environ=env)
+    try:
+        event = verifier.verify(dingtalk_post(finished("agree", "proc-7"))).event
+        assert event is not None and event.ticket_ref == "GD-20261125-0100"
+        assert event.fields["kind"] == "备件领用"
+        other = verifier.verify(dingtalk_post(finished("refuse", "proc-8"), nonce="n2")).event
+        assert other is not None and other.ticket_ref == "" and other.approval_id == "proc-8"
+    finally:
+        verifier.close()

@@ -51,6 +51,7 @@ class LocalServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body go out as two writes
 
             def _handle(self) -> None:
                 length = int(self.headers.get("content-length") or 0)

@@ -9,13 +9,19 @@ from gongdan.plugins import hookimpl
 from .callbacks import DingTalkApprovalVerifier
 from .connector import DingTalkRobotConnector
 from .org import DingTalkOrgSource
+from .work import DingTalkWorkConnector
 
-__all__ = ["DingTalkApprovalVerifier", "DingTalkOrgSource", "DingTalkRobotConnector"]
+__all__ = [
+    "DingTalkApprovalVerifier",
+    "DingTalkOrgSource",
+    "DingTalkRobotConnector",
+    "DingTalkWorkConnector",
+]
 
 
 @hookimpl
 def register_connectors() -> list[type[Connector]]:
-    return [DingTalkRobotConnector]
+    return [DingTalkRobotConnector, DingTalkWorkConnector]
 
 
 @hookimpl

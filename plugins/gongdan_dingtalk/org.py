@@ -61,6 +61,11 @@ class AccessToken:
         self._expires = 0.0
         self._lock = threading.Lock()
 
+    def invalidate(self) -> None:
+        """Forget the token (DingTalk said it is invalid); the next get() fetches one."""
+        with self._lock:
+            self._token = None
+
     def get(self, client: httpx.Client, base: str, key: str, secret: str,
             channel: str = "dingtalk-org") -> str:
         """The cached token, fetched when absent or expired."""

@@ -187,3 +187,71 @@ def test_org_source_bad_credentials_are_permanent(local_server) -> None:
         "GONGDAN_DINGTALK_BASE_URL": srv.url})
     with pytest.raises(PermanentDeliveryError):
         source.fetch()
+
+
+# --- work notifications ----------------------------------------------------------
+
+def work_api(errcodes: list[int] | None = None):
+    state = {"gettoken": 0, "tokens": set(), "sent": []}
+    errcodes = list(errcodes or [])
+
+    def app(req):
+        if req.path == "/gettoken":
+            state["gettoken"] += 1
+            if req.query != {"appkey": APP_KEY, "appsecret": APP_SECRET}:
+                return 200, {}, {"errcode": 40089, "errmsg": "invalid appkey or appsecret"}
+            token = f"tok-{state['gettoken']}"
+            state["tokens"].add(token)
+            return 200, {}, {"errcode": 0, "access_token": token, "expires_in": 7200}
+        assert req.path == "/topapi/message/corpconversation/asyncsend_v2"
+        assert req.method == "POST" and req.headers["content-type"].startswith("application/json")
+        if req.query.get("access_token") not in state["tokens"]:
+            return 200, {}, {"errcode": 40014, "errmsg": "不合法的access_token"}
+        body = req.json()
+        assert body["agent_id"] == 2890123 and body["msg"]["msgtype"] in ("text", "markdown")
+        code = errcodes.pop(0) if errcodes else 0
+        if code in (40014, 42001):
+            state["tokens"].clear()
+        if code:
+            return 200, {}, {"errcode": code, "errmsg": "error"}
+        state["sent"].append(body)
+        return 200, {}, {"errcode": 0, "task_id": 256271667526, "request_id": "4jzllmte0wau"}
+
+    app.state = state  # type: ignore[attr-defined]
+    return app
+
+
+def work(url: str, secret: str = APP_SECRET):
+    from gongdan_dingtalk import DingTalkWorkConnector
+
+    env = {"GONGDAN_DINGTALK_APP_KEY": APP_KEY, "GONGDAN_DINGTALK_APP_SECRET": secret,
+           "GONGDAN_DINGTALK_AGENT_ID": "2890123", "GONGDAN_DINGTALK_BASE_URL": url}
+    return DingTalkWorkConnector.from_env(environ=env)
+
+
+def test_work_notification_text_and_markdown(local_server) -> None:
+    api = work_api()
+    srv = local_server(api)
+    with work(srv.url) as conn:
+        receipt = conn.send(msg(channel="dingtalk_work", to="manager01|eng02"))
+        conn.send(msg(channel="dingtalk_work", to="eng02", markdown=True, subject="工单超时",
+                      text="### GD-9\n已超时"))
+    assert receipt.provider_message_id == "256271667526"
+    text, md = api.state["sent"]
+    assert text["userid_list"] == "manager01,eng02"
+    assert text["msg"] == {"msgtype": "text", "text": {"content": "【工单】GD-9 已派给你"}}
+    assert md["msg"]["markdown"] == {"title": "工单超时", "text": "### GD-9\n已超时"}
+    assert api.state["gettoken"] == 1
+
+
+def test_work_notification_refetches_a_dead_token_and_classifies(local_server) -> None:
+    api = work_api([42001, 90018])
+    srv = local_server(api)
+    with work(srv.url) as conn:
+        with pytest.raises(RetryableDeliveryError):  # 42001 -> new token -> 90018 rate limit
+            conn.send(msg(channel="dingtalk_work", to="eng02"))
+        assert api.state["gettoken"] == 2
+        with pytest.raises(PermanentDeliveryError):
+            conn.send(msg(channel="dingtalk_work", to=""))
+    with work(srv.url, secret="wrong") as conn, pytest.raises(PermanentDeliveryError):
+        conn.send(msg(channel="dingtalk_work", to="eng02"))

@@ -33,7 +33,7 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, Self, runtime_checkable
 
 import httpx
 import msgspec
@@ -476,7 +476,7 @@ class Connector:
         environ: Mapping[str, str] | None = None,
         overrides: Mapping[str, str] | None = None,
         client: httpx.Client | None = None,
-    ) -> Connector:
+    ) -> Self:
         """Build the connector from ``GONGDAN_<PREFIX>_*`` environment variables."""
         return cls(
             load_settings(cls.prefix(), cls.settings, environ=environ, overrides=overrides),
@@ -493,7 +493,7 @@ class Connector:
             self._client.close()
             self._client = None
 
-    def __enter__(self) -> Connector:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -106,7 +106,6 @@ class DingTalkOrgSource:
     ) -> None:
         self._environ = environ
         self._client = client
-        self._clock = clock
         self._tokens = AccessToken(clock)
 
     def fetch(self, *, since: datetime | None = None) -> OrgSnapshot:

@@ -123,14 +123,14 @@ def sms(url: str, key_id: str = AK_ID) -> AliyunSmsConnector:
     env = {"GONGDAN_SMS_ACCESS_KEY_ID": key_id, "GONGDAN_SMS_ACCESS_KEY_SECRET": AK_SECRET,
            "GONGDAN_SMS_SIGN_NAME": SIGN_NAME, "GONGDAN_SMS_TEMPLATE_CODE": "SMS_465320000",
            "GONGDAN_SMS_BASE_URL": url}
-    return AliyunSmsConnector.from_env(environ=env)  # type: ignore[return-value]
+    return AliyunSmsConnector.from_env(environ=env)
 
 
 def voice(url: str) -> AliyunVoiceConnector:
     env = {"GONGDAN_VOICE_ACCESS_KEY_ID": AK_ID, "GONGDAN_VOICE_ACCESS_KEY_SECRET": AK_SECRET,
            "GONGDAN_VOICE_TTS_CODE": "TTS_278920000", "GONGDAN_VOICE_BASE_URL": url,
            "GONGDAN_VOICE_CALLED_SHOW_NUMBER": "057112345678"}
-    return AliyunVoiceConnector.from_env(environ=env)  # type: ignore[return-value]
+    return AliyunVoiceConnector.from_env(environ=env)
 
 
 def msg(**kw: object) -> OutgoingMessage:

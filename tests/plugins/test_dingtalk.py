@@ -56,7 +56,7 @@ def robot_endpoint(errcode: int = 0, keyword: str = ""):
 def connector(url: str, secret: str = SECRET) -> DingTalkRobotConnector:
     env = {"GONGDAN_DINGTALK_ACCESS_TOKEN": TOKEN, "GONGDAN_DINGTALK_SECRET": secret,
            "GONGDAN_DINGTALK_BASE_URL": url}
-    return DingTalkRobotConnector.from_env(environ=env)  # type: ignore[return-value]
+    return DingTalkRobotConnector.from_env(environ=env)
 
 
 def msg(**kw: object) -> OutgoingMessage:

@@ -99,7 +99,7 @@ def connector(port: int, ca_file: str, password: str = PASSWORD, **more: str) ->
            "GONGDAN_EMAIL_FROM_ADDRESS": "工单平台 <noreply@example.cn>",
            "GONGDAN_EMAIL_CA_FILE": ca_file, "GONGDAN_EMAIL_TIMEOUT": "5"}
     env.update({f"GONGDAN_EMAIL_{k.upper()}": v for k, v in more.items()})
-    return SmtpConnector.from_env(environ=env)  # type: ignore[return-value]
+    return SmtpConnector.from_env(environ=env)
 
 
 def msg(**kw: object) -> OutgoingMessage:

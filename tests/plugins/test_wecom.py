@@ -107,7 +107,7 @@ USERS = [
 
 def robot(url: str, key: str = ROBOT_KEY) -> WeComRobotConnector:
     env = {"GONGDAN_WECOM_ROBOT_KEY": key, "GONGDAN_WECOM_BASE_URL": url}
-    return WeComRobotConnector.from_env(environ=env)  # type: ignore[return-value]
+    return WeComRobotConnector.from_env(environ=env)
 
 
 class Clock:

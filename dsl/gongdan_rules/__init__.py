@@ -10,6 +10,7 @@ It needs only lark and google-re2, and never imports the gongdan server.
 
 from .compiler import CompiledRuleset, compile_ruleset
 from .diagnostics import CODES, Diagnostic, RulesError
+from .index import EngineerIndex, Prefilter
 from .runtime import (
     ArchiveRule,
     Candidate,
@@ -29,8 +30,10 @@ __all__ = [
     "CompiledRuleset",
     "Diagnostic",
     "DwellRule",
+    "EngineerIndex",
     "LockResult",
     "Notify",
+    "Prefilter",
     "RouteDecision",
     "RulesError",
     "RulesRuntimeError",

@@ -193,7 +193,7 @@ class Checker:
             first_line = 1
             self.sink.add("E100", first_line, 1)
         for h in a.extra_headers:
-            self.sink.at("E101", h.span, line=a.header.span.line if a.header else 1)
+            self.sink.at("E101", h.span, at=a.header.span.line if a.header else 1)
         self.check_tiers()
         self.check_pools()
         self.check_triggers()
@@ -212,7 +212,7 @@ class Checker:
         for tier in self.ast.tiers:
             self.check_name(tier.name, tier.name_span)
             if tier.name in seen:
-                self.sink.at("E110", tier.name_span, name=tier.name, line=seen[tier.name].span.line)
+                self.sink.at("E110", tier.name_span, name=tier.name, at=seen[tier.name].span.line)
             else:
                 seen[tier.name] = tier
             if otherwise is not None:
@@ -242,7 +242,7 @@ class Checker:
         catch_all: n.Pool | None = None
         for pool in self.ast.pools:
             if pool.name in seen:
-                self.sink.at("E121", pool.name_span, name=pool.name, line=seen[pool.name].span.line)
+                self.sink.at("E121", pool.name_span, name=pool.name, at=seen[pool.name].span.line)
             else:
                 seen[pool.name] = pool
             if catch_all is not None:
@@ -295,7 +295,7 @@ class Checker:
             key = (trig.pattern.event, tuple(sorted((k, repr(v)) for k, v, _ in trig.pattern.fields)),
                    trig.from_state)
             if key in seen:
-                self.sink.at("W131", trig.span, line=seen[key].span.line)
+                self.sink.at("W131", trig.span, at=seen[key].span.line)
             else:
                 seen[key] = trig
 
@@ -315,7 +315,7 @@ class Checker:
 
     def check_close(self) -> None:
         for extra in self.ast.extra_closes:
-            self.sink.at("E151", extra.span, line=self.ast.close.span.line if self.ast.close else 1)
+            self.sink.at("E151", extra.span, at=self.ast.close.span.line if self.ast.close else 1)
         if self.ast.close is None:
             return
         seen: set[str] = set()
@@ -443,7 +443,7 @@ class Checker:
                 return obj.elem or ANY
             if obj.kind == "list":
                 return obj.elem or ANY
-            if obj.kind in ("any", "null"):
+            if obj.kind in ("any", "null", "object"):
                 return ANY
             self.sink.at("E210", e.obj.span, found=str(obj))
             return ANY
@@ -463,7 +463,9 @@ class Checker:
                 try:
                     self.info.regexes[id(e)] = compile_regex(e.pattern or "")
                 except re2.error as exc:
-                    self.sink.at("E208", e.span, error=str(exc))
+                    msg = exc.args[0] if exc.args else exc
+                    msg = msg.decode("utf-8", "replace") if isinstance(msg, bytes) else str(msg)
+                    self.sink.at("E208", e.span, error=msg)
             elif e.right is not None:
                 right = self.expr(e.right, scope)
                 if e.op == "has" and right.kind not in ("string", "any", "null"):
@@ -510,7 +512,8 @@ class Checker:
             return T("object", name=name) if name == "ticket" else T("map", name="customer")
         if name == "engineer":
             if not scope.engineer:
-                self.sink.at("E201", e.span, name=name, where="route 的 require/score / route's require and score")
+                self.sink.at("E201", e.span, name=name, where_zh="route 的 require、score 和 fatigue",
+                             where_en="a route's require, score and fatigue")
                 res[id(e)] = ("const", None)
                 return ANY
             res[id(e)] = ("object", "engineer")
@@ -520,7 +523,7 @@ class Checker:
             return scope.elem.field(name) or ANY
         if name == "sla":
             if not scope.sla:
-                self.sink.at("E201", e.span, name=name, where="route")
+                self.sink.at("E201", e.span, name=name, where_zh="route", where_en="route blocks")
                 res[id(e)] = ("const", None)
                 return ANY
             res[id(e)] = ("builtin", "sla")

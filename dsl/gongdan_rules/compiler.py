@@ -7,6 +7,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
+from functools import lru_cache
 from types import TracebackType
 from typing import Any
 
@@ -14,6 +15,7 @@ from . import nodes as n
 from .checker import Checker
 from .codegen import Codegen
 from .diagnostics import Diagnostic, DiagnosticSink, RulesError
+from .index import EngineerIndex, Prefilter
 from .parser import MAX_DEPTH, parse
 from .runtime import (
     HELPERS,
@@ -60,7 +62,7 @@ def compile_ruleset(
     _check_depth(tree, sink)
     if sink.has_errors:
         # Still check what parsed, so one run shows syntax and name errors together.
-        if not any(d.code == "E006" for d in sink.items):
+        if not any(d.code in ("E006", "E007", "E012") for d in sink.items):
             Checker(tree, sink, schema, channels, events, states).run()
         raise RulesError(sink.sorted())
     info = Checker(tree, sink, schema, channels, events, states).run()
@@ -73,6 +75,7 @@ def compile_ruleset(
     with _compile_lock:
         exec(code, namespace)  # our own generated AST, never user text
     rs = CompiledRuleset(tree, module, namespace, sink, filename)
+    rs.prefilters = [_prefilters(pool, info.res) for pool in tree.pools]
     if run_examples:
         rs._run_examples(sink)
         if sink.has_errors:
@@ -96,10 +99,54 @@ def _check_depth(tree: n.RulesetAst, sink: DiagnosticSink) -> None:
             sink.at("E006", e.span, limit=MAX_DEPTH)
 
 
+def _prefilters(pool: n.Pool, res: dict[int, tuple[Any, ...]]) -> list[Prefilter]:
+    """The pool's requires an `EngineerIndex` can answer exactly (see gongdan_rules.index)."""
+
+    def eattr(e: n.Expr) -> str | None:
+        r = res.get(id(e))
+        return r[1] if isinstance(e, n.GetAttr) and r is not None and r[0] == "eattr" else None
+
+    def field(e: n.Expr) -> str | None:
+        r = res.get(id(e))
+        return r[1] if isinstance(e, n.Name | n.GetAttr) and r is not None and r[0] == "field" else None
+
+    out: list[Prefilter] = []
+    for req in pool.requires:
+        if req.when is not None:
+            continue
+        c = req.cond
+        attr = eattr(c)
+        if attr is not None:
+            out.append(Prefilter("eq", req.text, attr=attr, value=True))
+            continue
+        if not isinstance(c, n.Compare):
+            continue
+        left, right = c.left, c.right
+        if (
+            c.op in (">=", ">", "==") and isinstance(left, n.GetItem) and eattr(left.obj) == "skills"
+            and isinstance(right, n.Literal) and right.kind == "number"
+        ):
+            if field(left.index) is not None:
+                out.append(Prefilter("skill", req.text, ticket_key=field(left.index), op=c.op, number=right.value))
+            elif isinstance(left.index, n.Literal) and left.index.kind == "string":
+                out.append(Prefilter("skill", req.text, value=left.index.value, op=c.op, number=right.value))
+        elif (
+            c.op in ("<=", "<") and isinstance(left, n.Name) and res.get(id(left)) == ("builtin", "distance")
+            and isinstance(right, n.Literal) and right.kind == "distance"
+        ):
+            out.append(Prefilter("near", req.text, number=float(right.value)))
+        elif c.op == "==" and eattr(left) is not None and isinstance(right, n.Literal) and right.kind == "string":
+            out.append(Prefilter("eq", req.text, attr=eattr(left) or "", value=right.value))
+        elif c.op == "in" and field(left) is not None and eattr(right) is not None:
+            out.append(Prefilter("contains", req.text, attr=eattr(right) or "", ticket_key=field(left)))
+    return out
+
+
 class CompiledRuleset:
     """A compiled ruleset. Evaluating it does no I/O; it is safe to share between threads."""
 
     diagnostics: list[Diagnostic]
+    prefilters: list[list[Prefilter]]
 
     def __init__(
         self, tree: n.RulesetAst, module: ast.Module, namespace: dict[str, Any], sink: DiagnosticSink, filename: str
@@ -171,7 +218,10 @@ class CompiledRuleset:
         return decision.tier if decision else None
 
     def route(
-        self, ticket: dict[str, Any], engineers: Sequence[dict[str, Any]], now: datetime | None = None
+        self,
+        ticket: dict[str, Any],
+        engineers: Sequence[dict[str, Any]] | EngineerIndex,
+        now: datetime | None = None,
     ) -> RouteDecision:
         """Rank `engineers` for `ticket` by the first pool whose `when` holds.
 
@@ -179,30 +229,29 @@ class CompiledRuleset:
         last), then lower load, longer idle time (`idle_since`, earlier first), then id. The
         top N (the pool's `offer top`) are offered the ticket. Rejected engineers follow, in
         the order given, each with the `require` that rejected them.
+
+        Given an `EngineerIndex` instead of a list, only the engineers that pass the pool's
+        indexable requires are considered (`excluded` counts the others); the ranking is
+        the same.
         """
         tier = self._tier_of(ticket, now)
         try:
             p = self._pool_when(ticket, tier, now)
             if p is None:
                 return RouteDecision(pool=None, offered=[], candidates=[], tier=tier)
+            total = len(engineers)
+            if isinstance(engineers, EngineerIndex):
+                ids = engineers.select(ticket, self.prefilters[p])
+                engineers = list(engineers) if ids is None else engineers.ordered(ids)
             rows = self._routes[p](ticket, engineers, tier, now)
             top = self._offers[p](ticket, tier, now)
         except (TypeError, AttributeError, ValueError, KeyError, OverflowError) as exc:
             raise self._guard(exc) from exc
         requires = self._requires[p]
-        passed: list[tuple[Any, Candidate]] = []
-        rejected: list[Candidate] = []
-        for eng, req, score, factors in rows:
-            eid = eng.get("id")
-            if req >= 0:
-                rejected.append(Candidate(eid, None, factors, requires[req]))
-            else:
-                passed.append((eng, Candidate(eid, score, factors, None)))
+        passed = [r for r in rows if r[1] < 0]
         passed.sort(key=_rank_key)
-        ranked = []
-        for rank, (_eng, cand) in enumerate(passed, 1):
-            cand.rank = rank
-            ranked.append(cand)
+        ranked = [Candidate(r[0].get("id"), r[2], r[3], None, rank) for rank, r in enumerate(passed, 1)]
+        rejected = [Candidate(r[0].get("id"), None, r[3], requires[r[1]]) for r in rows if r[1] >= 0]
         pool = self._tree.pools[p]
         return RouteDecision(
             pool=pool.name,
@@ -212,6 +261,8 @@ class CompiledRuleset:
             claim_within=pool.claim_within,
             escalate_after=pool.escalate_after,
             escalate_to=pool.escalate_to.to_dict() if pool.escalate_to else None,
+            considered=len(engineers),
+            excluded=total - len(engineers),
         )
 
     def on_event(self, ticket: dict[str, Any], event: dict[str, Any]) -> Transition | None:
@@ -293,18 +344,31 @@ class CompiledRuleset:
         return got, all(s in lock.failing for s in want), "close fails " + ", ".join(want)
 
 
-def _rank_key(item: tuple[Any, Candidate]) -> tuple[Any, ...]:
-    eng, cand = item
-    score = cand.score
+_INF = float("inf")
+_NUMBER = (int, float)
+
+
+def _rank_key(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Score (higher first, null last), then lower load, longer idle, then id."""
+    eng, score = row[0], row[2]
     load = eng.get("load")
-    idle = parse_ts(eng.get("idle_since"))
+    idle = eng.get("idle_since")
     return (
-        score is None,
-        -(score if isinstance(score, int | float) else 0.0),
-        load if isinstance(load, int | float) else float("inf"),
-        idle.timestamp() if idle else float("-inf"),
+        -score if score.__class__ in _NUMBER and score == score else _INF,  # NaN ranks as null
+        load if load.__class__ in _NUMBER else _INF,
+        -_INF if idle is None else _idle_seconds(idle),
         str(eng.get("id")),
     )
+
+
+def _idle_seconds(value: Any) -> float:
+    ts = parse_ts(value) if not isinstance(value, str) else _parse_ts_cached(value)
+    return ts.timestamp() if ts is not None else -_INF
+
+
+@lru_cache(maxsize=4096)
+def _parse_ts_cached(value: str) -> datetime | None:
+    return parse_ts(value)
 
 
 def _rules_line(tb: TracebackType | None, filename: str) -> int:

@@ -25,6 +25,9 @@ from .diagnostics import DiagnosticSink
 
 LTree = Tree[Token]
 
+# Operators and literals are reserved everywhere; other keywords (`score`, `stage`…) are
+# keywords only where a keyword may stand, and ordinary names elsewhere.
+RESERVED = frozenset({"and", "or", "not", "in", "has", "matches", "if", "else", "where", "true", "false", "null"})
 MAX_SOURCE_BYTES = 4 * 1024 * 1024
 MAX_DEPTH = 64
 MAX_ERRORS = 100
@@ -160,7 +163,7 @@ def _describe_expected(expected: set[str]) -> str:
     names = sorted({_describe_terminal(e) for e in expected if e not in ("_CONT",)})
     if len(names) > 10:
         names = [*names[:10], "…"]
-    return "、".join(names) if names else "?"
+    return ", ".join(names) if names else "?"
 
 
 class _SyntaxProblem(Exception):
@@ -175,7 +178,7 @@ class _SyntaxProblem(Exception):
         self.fields = fields
 
 
-def _problem_from(exc: Exception, text: str) -> _SyntaxProblem:
+def _problem_from(exc: Exception, text: str, at_eof: bool = True) -> _SyntaxProblem:
     if isinstance(exc, IndentError):
         tok = exc.token
         line = (tok.end_line or tok.line or 1)
@@ -198,6 +201,13 @@ def _problem_from(exc: Exception, text: str) -> _SyntaxProblem:
             return _SyntaxProblem("E003", line, 1, 2, {"expected": _describe_expected(expected)})
         line, col = tok.line or 1, tok.column or 1
         end_col = tok.end_column if tok.end_line == tok.line and tok.end_column else col + 1
+        if tok.value == "/" and "REGEX" in expected:
+            return _SyntaxProblem("E011", line, col, col + 1, {})
+        end_of_stream = tok.type == "_DEDENT" and tok.value == ""  # the dedents after the last line
+        if at_eof and (end_of_stream or (tok.type in ("_NL", "_DEDENT") and not text[tok.start_pos or 0 :].strip())):
+            body = text.rstrip("\n").split("\n")
+            col = len(body[-1]) + 1
+            return _SyntaxProblem("E003", len(body), col, col + 1, {"expected": _describe_expected(expected)})
         if tok.type == "_INDENT":
             return _SyntaxProblem("E010", tok.end_line or line, 1, max(2, len(tok.value) + 1), {})
         if tok.type in ("_NL", "_DEDENT") and "COLON" in expected:
@@ -244,6 +254,10 @@ def _scan_line(line: str, depth: int) -> tuple[int, str]:
                 j += 2 if line[j] == "\\" else 1
             i = j + 1
             last = "/re/"
+            continue
+        if ch == "-" and line[i + 1 : i + 2] == ">":
+            last = "->"
+            i += 2
             continue
         if ch in "([{":
             depth += 1
@@ -318,6 +332,22 @@ def parse(source: str, sink: DiagnosticSink) -> n.RulesetAst:
     return _assemble(statements, sink)
 
 
+def _continuation_hint(lines: list[str], idx: int, offset: int) -> str | None:
+    """When the line before an error ends with an operator, the error line was read as its
+    continuation: say so, since that is the usual cause."""
+    j = idx - 1
+    while j >= 0 and (not lines[j].strip() or lines[j].lstrip().startswith("#")):
+        j -= 1
+    if j < 0:
+        return None
+    _depth, last = _scan_line(lines[j], 0)
+    if last in _WORD_OPS or (len(last) == 1 and last in "+-*/<>=!,"):
+        return (f"第 {j + 1 + offset} 行以 `{last}` 结尾，所以下一行被当作它的延续；删掉它或补全表达式 / "
+                f"line {j + 1 + offset} ends with `{last}`, so the next line is read as its continuation; "
+                "remove it or finish the expression")
+    return None
+
+
 def _parse_with_recovery(text: str, sink: DiagnosticSink) -> list[Any]:
     parser = get_parser()
     lines = text.split("\n")
@@ -327,7 +357,8 @@ def _parse_with_recovery(text: str, sink: DiagnosticSink) -> list[Any]:
         chunk_lines = lines[start:end]
         if not any(ln.strip() and not ln.lstrip().startswith("#") for ln in chunk_lines):
             continue
-        seen_lines: set[int] = set()
+        last_line = 0  # report only errors past the last one: earlier ones come from blanking
+        clean = True
         for _attempt in range(MAX_RETRIES_PER_CHUNK):
             chunk = "\n".join(chunk_lines)
             if not chunk.endswith("\n"):
@@ -335,21 +366,24 @@ def _parse_with_recovery(text: str, sink: DiagnosticSink) -> list[Any]:
             try:
                 tree = parser.parse(chunk)
             except (UnexpectedInput, IndentError) as exc:
-                problem = _problem_from(exc, chunk)
+                problem = _problem_from(exc, chunk, at_eof=end >= len(lines) - 1)
                 abs_line = problem.line + start
-                if abs_line not in seen_lines:
-                    seen_lines.add(abs_line)
+                clean = False
+                if abs_line > last_line:
+                    last_line = abs_line
                     reported += 1
                     if reported > MAX_ERRORS:
                         sink.add("E012", abs_line, 1, count=MAX_ERRORS)
                         return out
-                    sink.add(problem.code, abs_line, problem.column, abs_line, problem.end_column, **problem.fields)
+                    sink.add(problem.code, abs_line, problem.column, abs_line, problem.end_column,
+                             suggestion=_continuation_hint(chunk_lines, problem.line - 1, start), **problem.fields)
                 rel = problem.line - 1
                 if rel <= 0 or rel >= len(chunk_lines) or not chunk_lines[rel].strip():
                     break  # the statement's header itself is broken: skip the statement
                 chunk_lines = [*chunk_lines[:rel], "", *chunk_lines[rel + 1 :]]
                 continue
-            out.extend(_transform(tree, chunk, start, offset, sink))
+            if clean:  # a statement that needed repair is not checked further: its errors would be noise
+                out.extend(_transform(tree, chunk, start, offset, sink))
             break
     return out
 
@@ -443,6 +477,7 @@ class _Builder(Transformer_NonRecursive):  # type: ignore[type-arg]
 
     # -- names
     def r_name(self, tree: LTree, c: list[Any]) -> tuple[str, n.Span]:
+        self._reserved(c[0])
         return self._name_tok(c[0]), self._tspan(c[0])
 
     def r_attr(self, tree: LTree, c: list[Any]) -> tuple[str, n.Span]:
@@ -489,7 +524,13 @@ class _Builder(Transformer_NonRecursive):  # type: ignore[type-arg]
         items = [x for x in c if x is not None]
         return self._mk(n.MapExpr, tree, items, children=[v for _, v in items])
 
+    def _reserved(self, tok: Token) -> None:
+        if tok.type == "NAME" and tok.value in RESERVED:
+            sp = self._tspan(tok)
+            self.sink.at("E013", sp, word=str(tok.value))
+
     def r_name_ref(self, tree: LTree, c: list[Any]) -> n.Expr:
+        self._reserved(c[0])
         return self._mk(n.Name, tree, str(c[0].value))
 
     def r_sla_ref(self, tree: LTree, c: list[Any]) -> n.Expr:

@@ -76,9 +76,13 @@ class RouteDecision:
     claim_within: timedelta | None = None
     escalate_after: int | None = None
     escalate_to: dict[str, Any] | None = None
+    considered: int = 0  # engineers the pool's requires ran on
+    excluded: int = 0  # engineers an index ruled out before scoring (they fail a require)
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "considered": self.considered,
+            "excluded": self.excluded,
             "pool": self.pool,
             "tier": self.tier,
             "offered": list(self.offered),
@@ -211,6 +215,9 @@ class KeywordSet:
             opts.max_mem = 64 << 20
             self._regex = re2.compile("|".join(re2.escape(w) for w in self.words), opts)
 
+    def __repr__(self) -> str:
+        return f"KeywordSet({list(self.words)!r})"
+
     def any(self, s: str | None) -> bool:
         if s is None:
             return False
@@ -224,13 +231,29 @@ class KeywordSet:
         return all(w in s for w in self.words)
 
 
-def compile_regex(pattern: str) -> Any:
-    """An RE2 regex over normalised text; raises `re2.error` on a bad pattern."""
-    opts = re2.Options()
-    opts.case_sensitive = False
-    opts.max_mem = 8 << 20
-    opts.log_errors = False
-    return re2.compile(norm_pattern(pattern), opts)
+class Regex:
+    """A rule's `/…/`: RE2 (linear time) over normalised text, case-insensitive."""
+
+    __slots__ = ("_rx", "pattern")
+
+    def __init__(self, pattern: str) -> None:
+        opts = re2.Options()
+        opts.case_sensitive = False
+        opts.max_mem = 8 << 20
+        opts.log_errors = False
+        self.pattern = pattern
+        self._rx = re2.compile(norm_pattern(pattern), opts)
+
+    def search(self, s: str) -> Any:
+        return self._rx.search(s)
+
+    def __repr__(self) -> str:
+        return f"Regex({self.pattern!r})"
+
+
+def compile_regex(pattern: str) -> Regex:
+    """Compile a rule's regex; raises `re2.error` on a bad pattern."""
+    return Regex(pattern)
 
 
 def regex_search(rx: Any, s: str | None) -> bool:

@@ -62,7 +62,7 @@ class SmtpConnector(Connector):
 
     def build(self, message: OutgoingMessage) -> EmailMessage:
         """The e-mail for ``message``."""
-        recipients = [a.strip() for a in re.split(r"[,;|]", message.to) if a.strip()]
+        recipients = [a.strip() for a in re.split(r"[,;|\s]", message.to) if a.strip()]
         if not recipients:
             raise PermanentDeliveryError("email: no recipient")
         sender = self.config.get_str("from_address")
@@ -71,7 +71,8 @@ class SmtpConnector(Connector):
         mail = EmailMessage()
         mail["From"] = sender
         mail["To"] = ", ".join(recipients)
-        mail["Subject"] = message.subject or message.text.strip().splitlines()[0][:78]
+        subject = message.subject or (message.text.strip().splitlines() or [""])[0][:78]
+        mail["Subject"] = " ".join(subject.split())  # no line breaks: no header injection
         mail["Date"] = formatdate(localtime=False, usegmt=True)
         mail["Message-ID"] = f"<{local}@{domain}>"
         mail.set_content(message.text)

@@ -34,7 +34,9 @@ class WebhookConnector(Connector):
 
     name = "webhook"
     settings = (
-        Setting("url", "default target URL (a message's `to` may give another http(s) URL)"),
+        Setting("url", "default target URL"),
+        Setting("allowed_hosts",
+                "hosts a message's `to` URL may name, comma-separated (`*`: any; empty: none)"),
         Setting("secret", "signing secret, whsec_ + base64", secret=True, required=True),
         Setting("timeout", "seconds per request", default="10"),
     )
@@ -48,6 +50,15 @@ class WebhookConnector(Connector):
 
     def _target(self, message: OutgoingMessage) -> str:
         if message.to.startswith(("http://", "https://")):
+            # rules are written in the browser: a URL in a rule must not reach any host
+            # the server can (internal services, cloud metadata) unless allowed
+            allowed = {h.strip().lower() for h in
+                       self.config.get_str("allowed_hosts").split(",") if h.strip()}
+            host = (httpx.URL(message.to).host or "").lower()
+            if "*" not in allowed and host not in allowed:
+                raise PermanentDeliveryError(
+                    f"webhook: host {host!r} is not in GONGDAN_WEBHOOK_ALLOWED_HOSTS"
+                )
             return message.to
         url = self.config.get_str("url")
         if not url:

@@ -11,6 +11,7 @@ to the event XML. ``SpStatus`` 2 (已通过) becomes ``approval_passed``, 3 (已
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import xml.etree.ElementTree as ET
 from collections import OrderedDict
@@ -62,6 +63,7 @@ def ticket_from_detail(detail: Mapping[str, Any], field: str) -> str:
     return ""
 
 STATUS_EVENTS = {"2": "approval_passed", "3": "approval_rejected"}
+_ENCRYPT = re.compile(rb"<Encrypt>\s*(?:<!\[CDATA\[)?([A-Za-z0-9+/=]+)(?:\]\]>)?\s*</Encrypt>")
 
 
 def _text(node: ET.Element | None, path: str) -> str:
@@ -150,7 +152,11 @@ class WeComApprovalVerifier:
         if abs(now - int(stamp)) > tolerance:
             raise CallbackRejected(f"timestamp {stamp} is outside the {tolerance:.0f}s window")
         try:
-            encrypted = _text(ET.fromstring(callback.body), "Encrypt")
+            # no XML parser touches the body before the signature is checked
+            found = _ENCRYPT.search(callback.body)
+            if found is None:
+                raise CallbackRejected("wecom callback: no <Encrypt> element")
+            encrypted = found.group(1).decode("ascii")
             crypt.check_signature(signature, stamp, nonce, encrypted)
             event_xml = ET.fromstring(crypt.decrypt(encrypted))
         except (ET.ParseError, CryptError) as exc:

@@ -173,3 +173,12 @@ def test_implicit_tls(ca: trustme.CA, ca_file: str) -> None:
     finally:
         controller.stop()
     assert len(box.messages) == 1
+
+
+def test_subject_and_recipients_cannot_inject_headers(smtp_server, ca_file) -> None:
+    box, port = smtp_server
+    with connector(port, ca_file) as conn:
+        conn.send(msg(subject="工单\r\nBcc: spy@evil.example", to="a@example.cn\r\nb@example.cn"))
+    (_, rcpts, mail), = box.messages
+    assert rcpts == ["a@example.cn", "b@example.cn"]
+    assert mail["Bcc"] is None

@@ -111,14 +111,20 @@ def test_connection_refused_is_retryable(local_server) -> None:
         conn.send(message())
 
 
-def test_message_to_overrides_the_url(local_server) -> None:
+def test_message_to_overrides_the_url_on_allowed_hosts_only(local_server) -> None:
     srv = local_server(lambda req: (200, {}, "ok"))
-    env = {"GONGDAN_WEBHOOK_SECRET": new_secret()}
+    env = {"GONGDAN_WEBHOOK_SECRET": new_secret(), "GONGDAN_WEBHOOK_ALLOWED_HOSTS": "127.0.0.1"}
     with WebhookConnector.from_env(environ=env) as conn:
         conn.send(message(to=srv.url + "/other"))
         with pytest.raises(PermanentDeliveryError):
             conn.send(message())  # no URL anywhere
+        with pytest.raises(PermanentDeliveryError, match="ALLOWED_HOSTS"):
+            conn.send(message(to="http://169.254.169.254/latest/meta-data/"))
     assert srv.requests[0].path == "/other"
+    with WebhookConnector.from_env(environ={"GONGDAN_WEBHOOK_SECRET": new_secret()}) as conn, \
+            pytest.raises(PermanentDeliveryError, match="ALLOWED_HOSTS"):
+        conn.send(message(to=srv.url + "/other"))  # by default no rule-given URL at all
+    assert len(srv.requests) == 1
 
 
 # --- inbound callbacks ------------------------------------------------------------

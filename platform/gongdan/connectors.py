@@ -30,7 +30,9 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Protocol, Self, runtime_checkable
@@ -46,6 +48,7 @@ __all__ = [
     "DeliveryReceipt",
     "OutgoingMessage",
     "PermanentDeliveryError",
+    "RateLimiter",
     "RetryableDeliveryError",
     "Secret",
     "Setting",
@@ -412,6 +415,59 @@ def translate_transport_errors(channel: str) -> Iterator[None]:
     except httpx.TransportError as exc:
         detail = f"{type(exc).__name__}: {redact(str(exc))}"
         raise RetryableDeliveryError(f"{channel}: {detail}") from exc
+
+
+class RateLimiter:
+    """At most ``limit`` sends per ``period`` seconds for one key, across threads.
+
+    Group robots punish bursts (DingTalk silences a robot for 10 minutes after more than
+    20 messages in a minute), so connectors ask first and, when the window is full,
+    raise :class:`RetryableDeliveryError` with the wait instead of calling the provider.
+    Limiters are shared per key (``RateLimiter.shared``), because the outbox builds one
+    connector instance per thread.
+    """
+
+    _registry: ClassVar[dict[str, RateLimiter]] = {}
+    _registry_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self, limit: int, period: float, clock: Callable[[], float] | None = None):
+        self.limit = limit
+        self.period = period
+        self._clock = clock or time.monotonic
+        self._sent: deque[float] = deque()
+        self._lock = threading.Lock()
+
+    @classmethod
+    def shared(cls, key: str, limit: int, period: float) -> RateLimiter:
+        """The process-wide limiter for ``key`` (a channel plus a hash of its target)."""
+        with cls._registry_lock:
+            limiter = cls._registry.get(key)
+            if limiter is None or (limiter.limit, limiter.period) != (limit, period):
+                limiter = cls._registry[key] = cls(limit, period)
+            return limiter
+
+    @classmethod
+    def reset_all(cls) -> None:
+        """Forget every shared limiter (tests; a configuration reload)."""
+        with cls._registry_lock:
+            cls._registry.clear()
+
+    def acquire(self, channel: str) -> None:
+        """Take a slot, or raise :class:`RetryableDeliveryError` saying when one frees."""
+        if self.limit <= 0:
+            return
+        with self._lock:
+            now = self._clock()
+            while self._sent and self._sent[0] <= now - self.period:
+                self._sent.popleft()
+            if len(self._sent) >= self.limit:
+                wait = self._sent[0] + self.period - now
+                raise RetryableDeliveryError(
+                    f"{channel}: local rate limit ({self.limit} per {self.period:.0f}s)",
+                    provider_code="local-rate-limit",
+                    retry_after=max(wait, 0.001),
+                )
+            self._sent.append(now)
 
 
 # ---------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from gongdan.connectors import (
     DeliveryReceipt,
     OutgoingMessage,
     PermanentDeliveryError,
+    RateLimiter,
     RetryableDeliveryError,
     Setting,
     raise_for_http_status,
@@ -54,6 +55,9 @@ class DingTalkRobotConnector(Connector):
         Setting("access_token", "the robot's access_token (from its webhook URL)", secret=True,
                 required=True),
         Setting("secret", "the robot's signing secret (SEC...), 加签", secret=True),
+        Setting("robot_rate_limit",
+                "messages per minute the robot may send (0: no limit); DingTalk silences a "
+                "robot for 10 minutes past 20", default="20"),
         Setting("base_url", "API base URL", default=DEFAULT_BASE_URL),
         Setting("timeout", "seconds per request", default="10"),
     )
@@ -76,7 +80,12 @@ class DingTalkRobotConnector(Connector):
 
     def send(self, message: OutgoingMessage) -> DeliveryReceipt:
         """Post to the robot with a fresh signature; errcode decides the outcome."""
-        params = {"access_token": self.config.get_secret("access_token")}
+        token = self.config.get_secret("access_token")
+        RateLimiter.shared(
+            f"{self.name}:{hashlib.sha256(token.encode()).hexdigest()[:16]}",
+            int(self.config.get_float("robot_rate_limit", 20)), 60.0,
+        ).acquire(self.name)
+        params = {"access_token": token}
         if secret := self.config.get_secret("secret"):
             timestamp = int(time.time() * 1000)
             params.update(timestamp=str(timestamp), sign=sign(secret, timestamp))

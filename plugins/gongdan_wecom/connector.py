@@ -17,6 +17,7 @@ anything else (40001 bad secret, 93000 bad robot key, 81013 bad users...) is per
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections.abc import Callable
@@ -29,6 +30,7 @@ from gongdan.connectors import (
     DeliveryReceipt,
     OutgoingMessage,
     PermanentDeliveryError,
+    RateLimiter,
     RetryableDeliveryError,
     Setting,
     Settings,
@@ -75,6 +77,8 @@ class WeComRobotConnector(Connector):
     settings = (
         Setting("robot_key", "group robot key (the key= of its webhook URL)", secret=True,
                 required=True),
+        Setting("robot_rate_limit", "messages per minute the robot may send (0: no limit)",
+                default="20"),
         BASE_URL,
         TIMEOUT,
     )
@@ -94,9 +98,14 @@ class WeComRobotConnector(Connector):
     def send(self, message: OutgoingMessage) -> DeliveryReceipt:
         """Post to the robot; errcode decides success, retry or failure."""
         url = self.config.get_str("base_url").rstrip("/") + "/cgi-bin/webhook/send"
+        key = self.config.get_secret("robot_key")
+        RateLimiter.shared(
+            f"{self.name}:{hashlib.sha256(key.encode()).hexdigest()[:16]}",
+            int(self.config.get_float("robot_rate_limit", 20)), 60.0,
+        ).acquire(self.name)
         with translate_transport_errors(self.name):
             answer = self.client.post(
-                url, params={"key": self.config.get_secret("robot_key")}, json=self.body(message)
+                url, params={"key": key}, json=self.body(message)
             )
         _check(self.name, answer)
         return DeliveryReceipt(channel=self.name)

@@ -105,6 +105,16 @@ class LocalServer:
             self._httpd.server_close()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits() -> Iterator[None]:
+    """Robot rate limiters are process-wide; each test starts with empty windows."""
+    from gongdan.connectors import RateLimiter
+
+    RateLimiter.reset_all()
+    yield
+    RateLimiter.reset_all()
+
+
 @pytest.fixture
 def local_server() -> Iterator[Callable[[App], LocalServer]]:
     """Start local provider servers; fails the test if a provider check failed."""

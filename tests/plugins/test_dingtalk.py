@@ -255,3 +255,34 @@ def test_work_notification_refetches_a_dead_token_and_classifies(local_server) -
             conn.send(msg(channel="dingtalk_work", to=""))
     with work(srv.url, secret="wrong") as conn, pytest.raises(PermanentDeliveryError):
         conn.send(msg(channel="dingtalk_work", to="eng02"))
+
+
+def test_local_rate_limit_spares_the_robot(local_server) -> None:
+    app = robot_endpoint()
+    srv = local_server(app)
+    env = {"GONGDAN_DINGTALK_ACCESS_TOKEN": TOKEN, "GONGDAN_DINGTALK_SECRET": SECRET,
+           "GONGDAN_DINGTALK_BASE_URL": srv.url, "GONGDAN_DINGTALK_ROBOT_RATE_LIMIT": "2"}
+    first, second = (DingTalkRobotConnector.from_env(environ=env) for _ in range(2))
+    with first, second:  # two instances (two outbox threads) share one window
+        first.send(msg())
+        second.send(msg())
+        with pytest.raises(RetryableDeliveryError) as info:
+            first.send(msg())
+    assert info.value.provider_code == "local-rate-limit"
+    assert 0 < (info.value.retry_after or 0) <= 60
+    assert len(app.sent) == 2
+
+
+def test_rate_limiter_window_slides() -> None:
+    from gongdan.connectors import RateLimiter
+
+    now = [0.0]
+    limiter = RateLimiter(2, 60.0, clock=lambda: now[0])
+    limiter.acquire("x")
+    now[0] = 30.0
+    limiter.acquire("x")
+    with pytest.raises(RetryableDeliveryError) as info:
+        limiter.acquire("x")
+    assert info.value.retry_after == pytest.approx(30.0)
+    now[0] = 60.5  # the first send left the window
+    limiter.acquire("x")

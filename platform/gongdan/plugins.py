@@ -257,9 +257,13 @@ class ConnectorPool:
         classes: Mapping[str, type[Connector]] | None = None,
         *,
         environ: Mapping[str, str] | None = None,
+        overrides: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
         self._classes = dict(classes) if classes is not None else connectors()
         self._environ = environ
+        # channel -> non-secret settings kept in the configuration (e.g. an SMS template
+        # chosen in the admin UI); a secret here is refused by load_settings
+        self._overrides = {k: dict(v) for k, v in (overrides or {}).items()}
         self._local = threading.local()
         self._all: list[Connector] = []
         self._lock = threading.Lock()
@@ -280,7 +284,7 @@ class ConnectorPool:
                 f"no connector for channel {channel!r} (have: {', '.join(self.channels)})"
             )
         try:
-            conn = cls.from_env(environ=self._environ)
+            conn = cls.from_env(environ=self._environ, overrides=self._overrides.get(channel))
         except SettingsError as exc:
             raise PermanentDeliveryError(f"{channel} is not configured: {exc}") from None
         cache[channel] = conn

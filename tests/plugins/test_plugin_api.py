@@ -259,3 +259,20 @@ def test_fire_event_isolates_a_broken_plugin(caplog: pytest.LogCaptureFixture) -
     assert "plugin broken failed in ticket_closed" in caplog.text
     with pytest.raises(ValueError):
         fire_event("register_connectors", pm)
+
+
+def test_connector_pool_takes_non_secret_overrides_and_refuses_secret_ones() -> None:
+    from gongdan.connectors import PermanentDeliveryError
+    from gongdan.plugins import ConnectorPool
+
+    env = {"GONGDAN_DINGTALK_ACCESS_TOKEN": "tok-123456"}
+    found = connectors(make_plugin_manager(environ={}))
+    pool = ConnectorPool(found, environ=env,
+                         overrides={"dingtalk": {"base_url": "http://127.0.0.1:9"}})
+    try:
+        assert pool.get("dingtalk").config.get_str("base_url") == "http://127.0.0.1:9"
+    finally:
+        pool.close()
+    bad = ConnectorPool(found, environ=env, overrides={"dingtalk": {"access_token": "x"}})
+    with pytest.raises(PermanentDeliveryError, match="GONGDAN_DINGTALK_ACCESS_TOKEN"):
+        bad.get("dingtalk")

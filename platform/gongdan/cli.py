@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from gongdan import __version__
+from gongdan.cli_plugins import plugins
 from gongdan.cli_rules import rules
 from gongdan.cli_simulate import simulate
 
@@ -17,12 +18,16 @@ def main() -> None:
 
 main.add_command(rules)
 main.add_command(simulate)
+main.add_command(plugins)
 
 
 def iter_commands(
     group: click.Group = main, prefix: str = "gongdan"
 ) -> list[tuple[str, click.Command]]:
-    """Every command and sub-command, as ("gongdan rules check", command); docs are checked against it."""
+    """Every command and sub-command, as ("gongdan rules check", command).
+
+    docs/cli.md is checked against it.
+    """
     out: list[tuple[str, click.Command]] = []
     for name in sorted(group.commands):
         cmd = group.commands[name]

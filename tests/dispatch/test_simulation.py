@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import gongdan_pack_repair
 import pytest
 from click.testing import CliRunner
 
+import gongdan_pack_repair
 from gongdan.cli import main
 from gongdan.simulation import render_table, simulate
 from gongdan_rules import compile_ruleset

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import unicodedata
+from array import array
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -169,9 +170,28 @@ def _jsonable(v: Any) -> Any:
 
 # ------------------------------------------------------------------------------ text
 
+# Full-width ASCII (U+FF01..U+FF5E) and the ideographic space: the only compatibility
+# characters common in Chinese tickets. Folding them first leaves the NFKD form unchanged, so
+# NFKC of the result equals NFKC of the original; most texts are then already normalised
+# and skip the (slow, per-character) full NFKC pass.
+# A code-point-indexed table (an array, not a dict: str.translate would raise and catch a
+# KeyError for every character a dict lacks). Code points past the BMP raise IndexError,
+# which translate treats as "unchanged".
+_FW_TABLE = array("I", range(0x10000))
+for _cp in range(0xFF01, 0xFF5F):
+    _FW_TABLE[_cp] = _cp - 0xFEE0
+_FW_TABLE[0x3000] = 0x20
+
+
 @lru_cache(maxsize=8192)
 def _norm_str(s: str) -> str:
-    return unicodedata.normalize("NFKC", s).lower()
+    """NFKC, then lower case (equal to `unicodedata.normalize("NFKC", s).lower()`)."""
+    if s.isascii():
+        return s.lower()
+    s = s.translate(_FW_TABLE)
+    if not unicodedata.is_normalized("NFKC", s):
+        s = unicodedata.normalize("NFKC", s)
+    return s.lower()
 
 
 def norm(x: Any) -> str | None:

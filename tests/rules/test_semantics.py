@@ -6,6 +6,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gongdan_rules import RulesError, RulesRuntimeError, compile_ruleset
 
@@ -232,3 +234,15 @@ def test_compile_errors_do_not_leak_other_exceptions() -> None:
         compile_ruleset(b"bytes")  # type: ignore[arg-type]
     with pytest.raises(RulesError):
         compile_ruleset("")
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=40)
+       | st.text(alphabet="ＡＢｃｄ１２，。！？　ａＺ①㎞ｶﾞÁA\u0301中文停机", max_size=40))
+def test_fast_normalisation_equals_nfkc_lower(text: str) -> None:
+    import unicodedata
+
+    from gongdan_rules.runtime import _norm_str
+
+    _norm_str.cache_clear()
+    assert _norm_str(text) == unicodedata.normalize("NFKC", text).lower()

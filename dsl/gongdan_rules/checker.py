@@ -228,6 +228,10 @@ class Checker:
                     self.sink.at("E112", tier.name_span, name=tier.name, clause=clause)
                 elif value <= timedelta(0):
                     self.sink.at("E116", tier.clause_spans[clause], clause=clause)
+                elif tier.calendar is not None and value >= timedelta(days=1):
+                    hours = value.total_seconds() / 3600
+                    self.sink.at("W113", tier.clause_spans[clause], clause=clause, text=_human(value),
+                                 hours=f"{hours:g}", days=f"{hours / 8:g}")
             if tier.when is not None:
                 self.cond(tier.when, Scope("sla"))
             for state, span in tier.pause_in:
@@ -770,6 +774,16 @@ def _contained(
             if tier is not None:
                 return kw[start : start + size], tier
     return None
+
+def _human(d: timedelta) -> str:
+    secs = int(d.total_seconds())
+    parts = []
+    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if secs >= size:
+            parts.append(f"{secs // size}{unit}")
+            secs %= size
+    return "".join(parts) or "0s"
+
 
 def _collect_keywords(e: n.Expr, out: list[tuple[str, str, n.Span]], top: bool) -> bool:
     """Collect (field, normalised keyword, span) from text tests and `in [...]` in a tier's

@@ -55,6 +55,8 @@ CODES: dict[str, tuple[str, str, str]] = {
              "keyword \"{keyword}\" appears in both {first} and {second}; {first} comes first and wins"),
     "W112": (WARNING, "关键词 “{keyword}” 包含 {first} 的关键词 “{other}”：含有它的描述总是先匹配 {first}，不会进入 {second}",
              "keyword \"{keyword}\" contains \"{other}\" of {first}: text that has it always matches {first} first and never reaches {second}"),
+    "W113": (WARNING, "工作日历上的时长按工作时间计算：{clause} {text} 是 {hours} 个工作小时（按每天 8 小时约 {days} 个工作日）；若指一个工作日请写 8h",
+             "durations on a business calendar are working time: {clause} {text} is {hours} working hours (about {days} working days of 8 hours); write 8h for one working day"),
     "W111": (WARNING, "没有 `otherwise` 等级：不匹配任何条件的工单将没有 SLA",
              "no `otherwise` tier: tickets that match no condition get no SLA"),
     "E120": (ERROR, "派单池 {name} 缺少 `{clause}`", "route pool {name} has no `{clause}`"),

@@ -170,6 +170,15 @@ def test_w112_keyword_containing_an_earlier_one() -> None:
     assert w.code == "W112" and w.line == 7 and "P0" in w.message_zh
 
 
+def test_w113_days_on_a_business_calendar_are_working_hours() -> None:
+    src = HEADER + 'sla P0:\n    otherwise\n    respond 8h\n    resolve 1d on calendar "工作日"\n'
+    (w,) = warnings_of(src)
+    assert (w.code, w.line) == ("W113", 5)
+    assert "24 working hours" in w.message_en and "3 working days" in w.message_en and "8h" in w.message_zh
+    assert warnings_of(HEADER + 'sla P0:\n    otherwise\n    respond 1h\n    resolve 8h on calendar "工作日"\n') == []
+    assert warnings_of(HEADER + "sla P0:\n    otherwise\n    respond 1h\n    resolve 3d\n") == []  # 24x7
+
+
 def test_w111_no_otherwise() -> None:
     (w,) = warnings_of(HEADER + tier('description has "x"'))
     assert (w.code, w.line) == ("W111", 2)

@@ -8,6 +8,7 @@
 It needs only lark and google-re2, and never imports the gongdan server.
 """
 
+from . import explain
 from .compiler import CompiledRuleset, compile_ruleset
 from .diagnostics import CODES, Diagnostic, RulesError
 from .index import EngineerIndex, Prefilter
@@ -40,4 +41,5 @@ __all__ = [
     "SlaDecision",
     "Transition",
     "compile_ruleset",
+    "explain",
 ]

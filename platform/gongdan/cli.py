@@ -5,8 +5,10 @@ from __future__ import annotations
 import click
 
 from gongdan import __version__
+from gongdan.cli_plugins import plugins
 from gongdan.cli_rules import rules
 from gongdan.cli_server import db, demo, serve, token
+from gongdan.cli_simulate import simulate
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -18,6 +20,8 @@ def main() -> None:
 main.add_command(rules)
 for _command in (serve, db, token, demo):
     main.add_command(_command)
+main.add_command(simulate)
+main.add_command(plugins)
 
 
 def iter_commands(
@@ -25,7 +29,8 @@ def iter_commands(
 ) -> list[tuple[str, click.Command]]:
     """Every command and sub-command, as ("gongdan rules check", command).
 
-    The docs are checked against it."""
+    docs/cli.md is checked against it.
+    """
     out: list[tuple[str, click.Command]] = []
     for name in sorted(group.commands):
         cmd = group.commands[name]

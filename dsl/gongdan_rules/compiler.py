@@ -1,0 +1,380 @@
+"""`compile_ruleset`: source -> parse -> check -> generate -> compile -> `CompiledRuleset`."""
+
+from __future__ import annotations
+
+import ast
+import sys
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timedelta
+from functools import lru_cache
+from types import TracebackType
+from typing import Any
+
+from . import nodes as n
+from .checker import Checker
+from .codegen import Codegen
+from .diagnostics import Diagnostic, DiagnosticSink, RulesError
+from .index import EngineerIndex, Prefilter
+from .parser import MAX_DEPTH, parse
+from .runtime import (
+    HELPERS,
+    ArchiveRule,
+    Candidate,
+    DwellRule,
+    LockResult,
+    Notify,
+    RouteDecision,
+    RulesRuntimeError,
+    SlaDecision,
+    Transition,
+    parse_ts,
+)
+
+_compile_lock = threading.Lock()
+
+
+def compile_ruleset(
+    source: str,
+    *,
+    schema: dict[str, Any] | None = None,
+    channels: Iterable[str] | None = None,
+    filename: str = "<rules>",
+    events: Iterable[str] | None = None,
+    states: Iterable[str] | None = None,
+    run_examples: bool = True,
+) -> CompiledRuleset:
+    """Compile a `.rules` source.
+
+    `schema` is the line's form as JSON Schema (None: fields are not checked); `channels`
+    the installed channel names (None: any); `events` the event types plugins add to the
+    platform's own (None: any); `states` the line's state keys (None: any). Raises
+    `RulesError` listing every diagnostic when there is any error, including a failing
+    `example`; warnings are on the result's `.diagnostics`.
+    """
+    if not isinstance(source, str):
+        raise TypeError("source must be str")
+    text = source.replace("\r\n", "\n").replace("\r", "\n")
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    sink = DiagnosticSink(text, filename)
+    tree = parse(text, sink)
+    _check_depth(tree, sink)
+    if sink.has_errors:
+        # Still check what parsed, so one run shows syntax and name errors together.
+        if not any(d.code in ("E006", "E007", "E012") for d in sink.items):
+            Checker(tree, sink, schema, channels, events, states).run()
+        raise RulesError(sink.sorted())
+    info = Checker(tree, sink, schema, channels, events, states).run()
+    if sink.has_errors:
+        raise RulesError(sink.sorted())
+    gen = Codegen(tree, info, text, filename)
+    module = gen.module()
+    namespace: dict[str, Any] = {"__builtins__": {}, **HELPERS, **gen.consts}
+    code = compile(module, filename, "exec", dont_inherit=True)
+    with _compile_lock:
+        exec(code, namespace)  # our own generated AST, never user text
+    rs = CompiledRuleset(tree, module, namespace, sink, filename)
+    rs.prefilters = [_prefilters(pool, info.res) for pool in tree.pools]
+    if run_examples:
+        rs._run_examples(sink)
+        if sink.has_errors:
+            raise RulesError(sink.sorted())
+    rs.diagnostics = sink.sorted()
+    return rs
+
+
+def _check_depth(tree: n.RulesetAst, sink: DiagnosticSink) -> None:
+    exprs: list[n.Expr | None] = []
+    for tier in tree.tiers:
+        exprs.append(tier.when)
+    for pool in tree.pools:
+        exprs += [pool.when, pool.score, pool.offer_if, pool.fatigue_expr]
+        for r in pool.requires:
+            exprs += [r.cond, r.when]
+    if tree.close:
+        exprs += [s.expr for s in tree.close.stages]
+    for e in exprs:
+        if e is not None and e.depth > MAX_DEPTH:
+            sink.at("E006", e.span, limit=MAX_DEPTH)
+
+
+def _prefilters(pool: n.Pool, res: dict[int, tuple[Any, ...]]) -> list[Prefilter]:
+    """The pool's requires an `EngineerIndex` can answer exactly (see gongdan_rules.index)."""
+
+    def eattr(e: n.Expr) -> str | None:
+        r = res.get(id(e))
+        return r[1] if isinstance(e, n.GetAttr) and r is not None and r[0] == "eattr" else None
+
+    def field(e: n.Expr) -> str | None:
+        r = res.get(id(e))
+        return r[1] if isinstance(e, n.Name | n.GetAttr) and r is not None and r[0] == "field" else None
+
+    out: list[Prefilter] = []
+    for req in pool.requires:
+        if req.when is not None:
+            continue
+        c = req.cond
+        attr = eattr(c)
+        if attr is not None:
+            out.append(Prefilter("eq", req.text, attr=attr, value=True))
+            continue
+        if not isinstance(c, n.Compare):
+            continue
+        left, right = c.left, c.right
+        if (
+            c.op in (">=", ">", "==") and isinstance(left, n.GetItem) and eattr(left.obj) == "skills"
+            and isinstance(right, n.Literal) and right.kind == "number"
+        ):
+            if field(left.index) is not None:
+                out.append(Prefilter("skill", req.text, ticket_key=field(left.index), op=c.op, number=right.value))
+            elif isinstance(left.index, n.Literal) and left.index.kind == "string":
+                out.append(Prefilter("skill", req.text, value=left.index.value, op=c.op, number=right.value))
+        elif (
+            c.op in ("<=", "<") and isinstance(left, n.Name) and res.get(id(left)) == ("builtin", "distance")
+            and isinstance(right, n.Literal) and right.kind == "distance"
+        ):
+            out.append(Prefilter("near", req.text, number=float(right.value)))
+        elif c.op == "==" and eattr(left) is not None and isinstance(right, n.Literal) and right.kind == "string":
+            out.append(Prefilter("eq", req.text, attr=eattr(left) or "", value=right.value))
+        elif c.op == "in" and field(left) is not None and eattr(right) is not None:
+            out.append(Prefilter("contains", req.text, attr=eattr(right) or "", ticket_key=field(left)))
+    return out
+
+
+class CompiledRuleset:
+    """A compiled ruleset. Evaluating it does no I/O; it is safe to share between threads."""
+
+    diagnostics: list[Diagnostic]
+    prefilters: list[list[Prefilter]]
+
+    def __init__(
+        self, tree: n.RulesetAst, module: ast.Module, namespace: dict[str, Any], sink: DiagnosticSink, filename: str
+    ) -> None:
+        self._tree = tree
+        self._module = module
+        self._ns = namespace
+        self.filename = filename
+        self.diagnostics = sink.sorted()
+        self.name = tree.header.name if tree.header else ""
+        self.line = tree.header.line_key if tree.header else ""
+        self._classify: Callable[..., int | None] = namespace["classify"]
+        self._pool_when: Callable[..., int | None] = namespace["pool_when"]
+        self._can_close: Callable[..., list[int]] = namespace["can_close"]
+        self._routes = [namespace[f"route_{i}"] for i in range(len(tree.pools))]
+        self._offers = [namespace[f"offer_{i}"] for i in range(len(tree.pools))]
+        self.tiers = [
+            SlaDecision(
+                tier=t.name, label=t.label, respond_within=t.respond or timedelta(0),
+                resolve_within=t.resolve or timedelta(0), calendar=t.calendar,
+                pause_states=[s for s, _ in t.pause_in], bypass_queue=t.bypass_queue,
+            )
+            for t in tree.tiers
+        ]
+        self.pools = [p.name for p in tree.pools]
+        self.stages = [s.name for s in tree.close.stages] if tree.close else []
+        self._triggers: dict[str, list[n.Trigger]] = {}
+        for trig in tree.triggers:
+            self._triggers.setdefault(trig.pattern.event, []).append(trig)
+        self.dwell_rules = [
+            DwellRule(
+                state=d.state, after=d.after, escalate=[t.to_dict() for t in d.escalate],
+                notify=[Notify(a.target.to_dict(), a.channel, a.template) for a in d.notify],
+                repeat_every=d.repeat_every, line=d.span.line,
+            )
+            for d in tree.dwells
+        ]
+        self.archive_rules = [
+            ArchiveRule(after=a.after, state=a.state, survey=a.survey, channel=a.channel, line=a.span.line)
+            for a in tree.archives
+        ]
+        self.examples = [ex.title for ex in tree.examples]
+
+    # ------------------------------------------------------------------ evaluation
+    def _guard(self, exc: BaseException) -> RulesRuntimeError:
+        line = _rules_line(exc.__traceback__, self.filename)
+        return RulesRuntimeError(
+            f"规则求值失败（数据类型不符？）：{exc}",
+            f"evaluating the rules failed (a value of the wrong type?): {exc}",
+            line,
+        )
+
+    def classify(self, ticket: dict[str, Any], now: datetime | None = None) -> SlaDecision | None:
+        """The first SLA tier whose `when` holds (or the `otherwise` tier); None if none does."""
+        try:
+            i = self._classify(ticket, now)
+        except (TypeError, AttributeError, ValueError, KeyError, OverflowError) as exc:
+            raise self._guard(exc) from exc
+        return None if i is None else self.tiers[i]
+
+    def _tier_of(self, ticket: dict[str, Any], now: datetime | None) -> str | None:
+        sla = ticket.get("sla")
+        if isinstance(sla, dict) and sla.get("tier"):
+            return str(sla["tier"])
+        if isinstance(sla, str) and sla:
+            return sla
+        decision = self.classify(ticket, now)
+        return decision.tier if decision else None
+
+    def route(
+        self,
+        ticket: dict[str, Any],
+        engineers: Sequence[dict[str, Any]] | EngineerIndex,
+        now: datetime | None = None,
+    ) -> RouteDecision:
+        """Rank `engineers` for `ticket` by the first pool whose `when` holds.
+
+        Engineers every `require` admits are sorted by score (higher first; a null score
+        last), then lower load, longer idle time (`idle_since`, earlier first), then id. The
+        top N (the pool's `offer top`) are offered the ticket. Rejected engineers follow, in
+        the order given, each with the `require` that rejected them.
+
+        Given an `EngineerIndex` instead of a list, only the engineers that pass the pool's
+        indexable requires are considered (`excluded` counts the others); the ranking is
+        the same.
+        """
+        tier = self._tier_of(ticket, now)
+        try:
+            p = self._pool_when(ticket, tier, now)
+            if p is None:
+                return RouteDecision(pool=None, offered=[], candidates=[], tier=tier)
+            total = len(engineers)
+            if isinstance(engineers, EngineerIndex):
+                ids = engineers.select(ticket, self.prefilters[p])
+                engineers = list(engineers) if ids is None else engineers.ordered(ids)
+            passed, rejected = self._routes[p](ticket, engineers, tier, now)
+            top = self._offers[p](ticket, tier, now)
+        except (TypeError, AttributeError, ValueError, KeyError, OverflowError) as exc:
+            raise self._guard(exc) from exc
+        passed.sort(key=_rank_key)
+        ranked = [Candidate(r[0].get("id"), r[1], r[2], None, rank) for rank, r in enumerate(passed, 1)]
+        pool = self._tree.pools[p]
+        return RouteDecision(
+            pool=pool.name,
+            offered=[c.engineer_id for c in ranked[:top]],
+            candidates=ranked + rejected,
+            tier=tier,
+            claim_within=pool.claim_within,
+            escalate_after=pool.escalate_after,
+            escalate_to=pool.escalate_to.to_dict() if pool.escalate_to else None,
+            considered=len(engineers),
+            excluded=total - len(engineers),
+        )
+
+    def on_event(self, ticket: dict[str, Any], event: dict[str, Any]) -> Transition | None:
+        """The transition the first matching `on` trigger gives, or None.
+
+        A trigger matches when the event type is its event, every `(field = value)` equals
+        the event's field, and the ticket is in its from-state (`*`: any state, but a
+        wildcard trigger into the state the ticket is already in changes nothing).
+        """
+        state = ticket.get("state")
+        for trig in self._triggers.get(str(event.get("type")), ()):
+            if any(event.get(k) != v for k, v, _ in trig.pattern.fields):
+                continue
+            if trig.from_state == "*":
+                if state == trig.to_state:
+                    continue
+            elif state != trig.from_state:
+                continue
+            notify = []
+            if trig.notify is not None:
+                a = trig.notify
+                notify.append(Notify(a.target.to_dict(), a.channel, a.template))
+            return Transition(state, trig.to_state, notify, trig.pattern.event, trig.span.line)
+        return None
+
+    def can_close(self, ticket: dict[str, Any], now: datetime | None = None) -> LockResult:
+        """Whether every stage of the close lock holds; `failing` lists those that do not."""
+        try:
+            failing = self._can_close(ticket, now)
+        except (TypeError, AttributeError, ValueError, KeyError, OverflowError) as exc:
+            raise self._guard(exc) from exc
+        return LockResult(not failing, [self.stages[i] for i in failing])
+
+    def python_source(self) -> str:
+        """The generated Python, for debugging (`gongdan rules explain`)."""
+        consts = {k: v for k, v in self._ns.items() if k[:2] == "_c" and k[2:].isdigit()}
+        header = [f"# compiled from {self.filename}: ruleset {self.name!r} for line {self.line!r}"]
+        for k in sorted(consts, key=lambda s: int(s[2:])):
+            header.append(f"# {k} = {consts[k]!r}")
+        return "\n".join(header) + "\n\n" + ast.unparse(self._module) + "\n"
+
+    # ------------------------------------------------------------------ examples
+    def _run_examples(self, sink: DiagnosticSink) -> None:
+        for ex in self._tree.examples:
+            if ex.expect is None:
+                continue
+            ticket: dict[str, Any] = {}
+            for key, value, _ in ex.given:
+                ticket[key] = value
+            kind, expected, span = ex.expect
+            try:
+                actual, ok, want = self._example_outcome(ex, ticket, kind, expected)
+            except RulesRuntimeError as exc:
+                sink.at("E162", span, title=ex.title, error=exc.message_en)
+                continue
+            if not ok:
+                sink.at("E160", span, title=ex.title, expected=want, actual=actual)
+
+    def _example_outcome(
+        self, ex: n.Example, ticket: dict[str, Any], kind: str, expected: Any
+    ) -> tuple[str, bool, str]:
+        if ex.event is not None:
+            event = {"type": ex.event.event, **{k: v for k, v, _ in ex.event.fields}}
+            tr = self.on_event(ticket, event)
+            if tr is not None:
+                ticket["state"] = tr.to_state
+        if kind == "tier":
+            d = self.classify(ticket)
+            got = d.tier if d else "无 none"
+            return got, got == expected, f"tier {expected}"
+        if kind == "state":
+            got = str(ticket.get("state"))
+            return f"state {got}", got == expected, f"state {expected}"
+        lock = self.can_close(ticket)
+        got = "close ok" if lock.ok else "close fails " + ", ".join(lock.failing)
+        if kind == "close_ok":
+            return got, lock.ok, "close ok"
+        want = list(expected)
+        return got, all(s in lock.failing for s in want), "close fails " + ", ".join(want)
+
+
+_INF = float("inf")
+_NUMBER = (int, float)
+
+
+def _rank_key(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Score (higher first, null last), then lower load, longer idle, then id."""
+    eng, score = row[0], row[1]
+    load = eng.get("load")
+    idle = eng.get("idle_since")
+    return (
+        -score if score.__class__ in _NUMBER and score == score else _INF,  # NaN ranks as null
+        load if load.__class__ in _NUMBER else _INF,
+        -_INF if idle is None else _idle_seconds(idle),
+        str(eng.get("id")),
+    )
+
+
+def _idle_seconds(value: Any) -> float:
+    ts = parse_ts(value) if not isinstance(value, str) else _parse_ts_cached(value)
+    return ts.timestamp() if ts is not None else -_INF
+
+
+@lru_cache(maxsize=4096)
+def _parse_ts_cached(value: str) -> datetime | None:
+    return parse_ts(value)
+
+
+def _rules_line(tb: TracebackType | None, filename: str) -> int:
+    line = 0
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == filename:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+__all__ = ["CompiledRuleset", "compile_ruleset"]
+_ = sys

@@ -1,0 +1,370 @@
+"""The plugin manager: loads plugins from the ``gongdan`` entry-point group.
+
+Every plugin, ours included, is a module named by an entry point::
+
+    [project.entry-points.gongdan]
+    wecom = "gongdan_wecom"
+
+``GONGDAN_LOAD_PLUGINS`` limits what loads: a comma-separated list of entry-point names
+(``GONGDAN_LOAD_PLUGINS=webhook,wecom``); set but empty loads none; unset loads all. A
+name in the list that no entry point has is an error, as is a hook implementation whose
+name matches no spec (``pm.check_pending()``): a misspelt hook fails at start-up instead
+of silently never running.
+
+Plugins import ``hookimpl`` from here::
+
+    from gongdan.plugins import hookimpl
+
+    @hookimpl
+    def register_connectors():
+        return [MyConnector]
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from importlib import metadata
+from types import ModuleType
+from typing import Any
+
+import pluggy
+
+from gongdan import hookspecs
+from gongdan.connectors import (
+    Connector,
+    DeliveryReceipt,
+    OutgoingMessage,
+    PermanentDeliveryError,
+    SettingsError,
+    install_log_redaction,
+)
+from gongdan.hookspecs import (
+    CallbackEvent,
+    CallbackRejected,
+    CallbackReply,
+    CallbackVerifier,
+    EventType,
+    InboundCallback,
+    OrgSource,
+    TemplatePack,
+    VerifiedCallback,
+    hookimpl,
+    hookspec,
+)
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "LOAD_PLUGINS_ENV",
+    "CallbackEvent",
+    "CallbackRejected",
+    "CallbackReply",
+    "CallbackVerifier",
+    "ConnectorPool",
+    "EventType",
+    "GongdanPluginManager",
+    "InboundCallback",
+    "OrgSource",
+    "PluginInfo",
+    "PluginLoadError",
+    "TemplatePack",
+    "VerifiedCallback",
+    "allowed_plugins",
+    "callback_verifiers",
+    "connectors",
+    "describe_plugins",
+    "event_types",
+    "fire_event",
+    "get_plugin_manager",
+    "hookimpl",
+    "hookspec",
+    "make_plugin_manager",
+    "org_sources",
+    "template_packs",
+    "verify_callback",
+]
+
+ENTRY_POINT_GROUP = "gongdan"
+LOAD_PLUGINS_ENV = "GONGDAN_LOAD_PLUGINS"
+
+
+class PluginLoadError(RuntimeError):
+    """A plugin could not be loaded, or two plugins claim the same name."""
+
+
+def allowed_plugins(environ: Mapping[str, str] | None = None) -> frozenset[str] | None:
+    """The names ``GONGDAN_LOAD_PLUGINS`` allows, or None when it is unset (all)."""
+    env = os.environ if environ is None else environ
+    raw = env.get(LOAD_PLUGINS_ENV)
+    if raw is None:
+        return None
+    return frozenset(name.strip() for name in raw.split(",") if name.strip())
+
+
+class GongdanPluginManager(pluggy.PluginManager):
+    """pluggy's manager, remembering which distribution each entry-point plugin came from."""
+
+    def __init__(self) -> None:
+        super().__init__(ENTRY_POINT_GROUP)
+        self.distributions: dict[str, metadata.Distribution | None] = {}
+
+
+def make_plugin_manager(
+    *,
+    allow: Iterable[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    load_entrypoints: bool = True,
+    plugins: Iterable[tuple[str, object]] = (),
+) -> GongdanPluginManager:
+    """A fresh plugin manager with the specs, the entry-point plugins and ``plugins``.
+
+    ``allow`` overrides ``GONGDAN_LOAD_PLUGINS``; ``plugins`` are extra (name, module or
+    object) pairs, registered after the entry points (tests use it). Raises
+    :class:`PluginLoadError` for an unknown allowed name and pluggy's
+    ``PluginValidationError`` for a hook implementation that matches no spec or takes an
+    argument the spec does not have.
+    """
+    pm = GongdanPluginManager()
+    pm.add_hookspecs(hookspecs)
+    install_log_redaction()
+    allowed = frozenset(allow) if allow is not None else allowed_plugins(environ)
+    if load_entrypoints:
+        eps = metadata.entry_points(group=ENTRY_POINT_GROUP)
+        names = {ep.name for ep in eps}
+        if allowed is not None and (unknown := allowed - names):
+            raise PluginLoadError(
+                f"{LOAD_PLUGINS_ENV} names unknown plugins: {', '.join(sorted(unknown))}"
+                f" (installed: {', '.join(sorted(names)) or 'none'})"
+            )
+        for ep in sorted(eps, key=lambda e: e.name):
+            if allowed is not None and ep.name not in allowed:
+                continue
+            if pm.get_plugin(ep.name) is not None or pm.is_blocked(ep.name):
+                continue
+            try:
+                plugin = ep.load()
+            except Exception as exc:
+                raise PluginLoadError(f"plugin {ep.name!r} ({ep.value}) failed to load: {exc}") \
+                    from exc
+            pm.register(plugin, name=ep.name)
+            pm.distributions[ep.name] = ep.dist
+    for name, plugin in plugins:
+        pm.register(plugin, name=name)
+    pm.check_pending()
+    return pm
+
+
+@functools.cache
+def get_plugin_manager() -> GongdanPluginManager:
+    """The process's plugin manager, built once from the entry points and the environment."""
+    return make_plugin_manager()
+
+
+# ---------------------------------------------------------------------------
+# what the plugins registered
+
+
+def _collect(results: Iterable[list[Any] | None]) -> list[Any]:
+    out: list[Any] = []
+    for result in results:
+        if result:
+            out.extend(result)
+    return out
+
+
+def connectors(pm: pluggy.PluginManager | None = None) -> dict[str, type[Connector]]:
+    """Channel name -> connector class, from every plugin's ``register_connectors``."""
+    pm = pm or get_plugin_manager()
+    found: dict[str, type[Connector]] = {}
+    for cls in _collect(pm.hook.register_connectors()):
+        name = getattr(cls, "name", None)
+        if not isinstance(name, str) or not name:
+            raise PluginLoadError(f"connector {cls!r} has no name")
+        if name in found and found[name] is not cls:
+            raise PluginLoadError(
+                f"two connectors are named {name!r}: {found[name]!r} and {cls!r}"
+            )
+        found[name] = cls
+    return found
+
+
+def event_types(pm: pluggy.PluginManager | None = None) -> dict[str, EventType]:
+    """Event type name -> declaration; the same name twice must have the same schema."""
+    pm = pm or get_plugin_manager()
+    found: dict[str, EventType] = {}
+    for et in _collect(pm.hook.register_event_types()):
+        if et.name in found and found[et.name].schema != et.schema:
+            raise PluginLoadError(f"event type {et.name!r} is declared twice, differently")
+        found.setdefault(et.name, et)
+    return found
+
+
+def template_packs(pm: pluggy.PluginManager | None = None) -> dict[str, TemplatePack]:
+    """Pack name -> pack object, from every plugin's ``register_template_packs``."""
+    pm = pm or get_plugin_manager()
+    found: dict[str, TemplatePack] = {}
+    for pack in _collect(pm.hook.register_template_packs()):
+        if pack.name in found and found[pack.name] is not pack:
+            raise PluginLoadError(f"two template packs are named {pack.name!r}")
+        found[pack.name] = pack
+    return found
+
+
+def org_sources(pm: pluggy.PluginManager | None = None) -> dict[str, OrgSource]:
+    """Source name -> org source, from every plugin's ``register_org_sources``."""
+    pm = pm or get_plugin_manager()
+    return {src.name: src for src in _collect(pm.hook.register_org_sources())}
+
+
+def callback_verifiers(pm: pluggy.PluginManager | None = None) -> list[CallbackVerifier]:
+    """Every plugin's callback verifiers, in registration order."""
+    pm = pm or get_plugin_manager()
+    return _collect(pm.hook.register_callback_verifiers())
+
+
+def verify_callback(
+    callback: InboundCallback, pm: pluggy.PluginManager | None = None
+) -> VerifiedCallback:
+    """Find the verifier that accepts ``callback`` and verify it.
+
+    Raises :class:`CallbackRejected` when no verifier (or more than one) accepts it, or
+    when the verifier refuses it.
+    """
+    matching = [v for v in callback_verifiers(pm) if v.accepts(callback)]
+    if len(matching) != 1:
+        raise CallbackRejected(
+            f"{len(matching)} verifiers accept callbacks at {callback.path!r}; need exactly 1"
+        )
+    return matching[0].verify(callback)
+
+
+class ConnectorPool:
+    """The outbox worker's entry to the connectors: one instance per channel and thread.
+
+    ``send`` picks the connector by ``message.channel``, builds it from the environment
+    on first use in the calling thread (connectors are synchronous and not shared across
+    threads) and delivers. A channel no plugin provides, or one whose settings are
+    missing, raises :class:`PermanentDeliveryError`: retrying cannot fix configuration.
+    ``asend`` runs ``send`` in a worker thread for async callers.
+    """
+
+    def __init__(
+        self,
+        classes: Mapping[str, type[Connector]] | None = None,
+        *,
+        environ: Mapping[str, str] | None = None,
+        overrides: Mapping[str, Mapping[str, str]] | None = None,
+    ) -> None:
+        self._classes = dict(classes) if classes is not None else connectors()
+        self._environ = environ
+        # channel -> non-secret settings kept in the configuration (e.g. an SMS template
+        # chosen in the admin UI); a secret here is refused by load_settings
+        self._overrides = {k: dict(v) for k, v in (overrides or {}).items()}
+        self._local = threading.local()
+        self._all: list[Connector] = []
+        self._lock = threading.Lock()
+
+    @property
+    def channels(self) -> list[str]:
+        """The channel names this pool can deliver to."""
+        return sorted(self._classes)
+
+    def get(self, channel: str) -> Connector:
+        """This thread's connector for ``channel``."""
+        cache: dict[str, Connector] = self._local.__dict__.setdefault("connectors", {})
+        if channel in cache:
+            return cache[channel]
+        cls = self._classes.get(channel)
+        if cls is None:
+            raise PermanentDeliveryError(
+                f"no connector for channel {channel!r} (have: {', '.join(self.channels)})"
+            )
+        try:
+            conn = cls.from_env(environ=self._environ, overrides=self._overrides.get(channel))
+        except SettingsError as exc:
+            raise PermanentDeliveryError(f"{channel} is not configured: {exc}") from None
+        cache[channel] = conn
+        with self._lock:
+            self._all.append(conn)
+        return conn
+
+    def send(self, message: OutgoingMessage) -> DeliveryReceipt:
+        """Deliver ``message`` through its channel (blocking)."""
+        return self.get(message.channel).send(message)
+
+    async def asend(self, message: OutgoingMessage) -> DeliveryReceipt:
+        """``send`` in a worker thread, for the async outbox worker."""
+        import anyio.to_thread
+
+        return await anyio.to_thread.run_sync(self.send, message)
+
+    def close(self) -> None:
+        """Close every connector this pool built, in every thread."""
+        with self._lock:
+            built, self._all = self._all, []
+        for conn in built:
+            conn.close()
+        self._local = threading.local()
+
+
+EVENT_HOOKS = frozenset({"ticket_created", "ticket_transitioned", "ticket_closed"})
+_log = logging.getLogger("gongdan.plugins")
+
+
+def fire_event(name: str, pm: pluggy.PluginManager | None = None, **kwargs: Any) -> int:
+    """Call every implementation of the event hook ``name``, isolating failures.
+
+    pluggy stops at the first implementation that raises; after a commit one broken
+    plugin must not keep the others from hearing about the ticket, nor fail the request.
+    Each implementation is called on its own; an exception is logged with the plugin's
+    name and the next one runs. Returns how many implementations raised.
+    """
+    if name not in EVENT_HOOKS:
+        raise ValueError(f"{name!r} is not an event hook ({', '.join(sorted(EVENT_HOOKS))})")
+    pm = pm or get_plugin_manager()
+    failures = 0
+    for impl in reversed(getattr(pm.hook, name).get_hookimpls()):  # pluggy's LIFO order
+        try:
+            impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
+        except Exception:
+            failures += 1
+            _log.exception("plugin %s failed in %s", impl.plugin_name, name)
+    return failures
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    """One loaded plugin, for ``gongdan plugins list``."""
+
+    name: str
+    module: str
+    distribution: str | None
+    version: str | None
+    hooks: tuple[str, ...]
+
+
+def describe_plugins(pm: pluggy.PluginManager | None = None) -> list[PluginInfo]:
+    """Every loaded plugin with the hooks it implements, sorted by name."""
+    pm = pm or get_plugin_manager()
+    dists = getattr(pm, "distributions", {})
+    out: list[PluginInfo] = []
+    for name, plugin in pm.list_name_plugin():
+        if plugin is None:
+            continue
+        callers = pm.get_hookcallers(plugin) or []
+        dist = dists.get(name)
+        module = plugin.__name__ if isinstance(plugin, ModuleType) else type(plugin).__qualname__
+        out.append(
+            PluginInfo(
+                name=name,
+                module=module,
+                distribution=dist.metadata["Name"] if dist is not None else None,
+                version=dist.version if dist is not None else None,
+                hooks=tuple(sorted(caller.name for caller in callers)),
+            )
+        )
+    return sorted(out, key=lambda p: p.name)

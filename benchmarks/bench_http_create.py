@@ -26,6 +26,7 @@ import time
 from collections.abc import Iterator
 
 import httpx
+
 from gongdan.demo import demo_ticket
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from gongdan.cli import iter_commands
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"

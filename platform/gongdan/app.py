@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from litestar import Litestar, get
 from litestar.datastructures import State
+from litestar.logging.config import LoggingConfig
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 
@@ -46,7 +46,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         cache_seconds = settings.token_cache_seconds
         _cache: dict[str, Any] = {}  # noqa: RUF012
 
-    logging.getLogger("gongdan").setLevel(settings.log_level.upper())
     return Litestar(
         route_handlers=[health, LinesController, TicketsController, UsersController,
                         get_field_dictionary],
@@ -57,4 +56,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         openapi_config=OpenAPIConfig(title="gongdan (工单)", version=__version__,
                                      path="/schema"),
         debug=settings.debug,
+        # leave the root logger alone: logging is the host's (uvicorn's) to configure
+        logging_config=LoggingConfig(configure_root_logger=False, log_exceptions="never"),
     )

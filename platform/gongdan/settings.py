@@ -51,7 +51,7 @@ class Settings:
         "令牌缓存秒数 / seconds a verified API token is cached in a process; a revoked "
         "token stops working after at most this long (0 disables the cache).",
     )
-    log_level: str = setting("info", "日志级别 / log level: debug, info, warning, error.")
+    log_level: str = setting("info", "服务日志级别 / the server's (uvicorn) log level: debug, info, warning, error.")
     debug: bool = setting(False, "调试模式 / debug mode: tracebacks in 500 responses.")
 
     @classmethod

@@ -18,12 +18,13 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from litestar.testing import AsyncTestClient
+
 from gongdan.app import create_app
 from gongdan.demo import REPAIR_FIELDS, REPAIR_STATES
 from gongdan.domain.users.services import create_token, ensure_user
 from gongdan.settings import Settings
 from gongdan.store.engine import Database
-from litestar.testing import AsyncTestClient
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 PG_BASE = "postgresql://postgres@127.0.0.1:5432/"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from gongdan.demo import demo_ticket
 
+from gongdan.demo import demo_ticket
 from tests.platform.conftest import live_server
 
 

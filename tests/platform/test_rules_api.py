@@ -6,9 +6,9 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+
 from gongdan import rules_runtime
 from gongdan.demo import demo_ticket, repair_rules_source
-
 from tests.platform.conftest import Api, make_repair_line
 from tests.platform.test_lines_api import assert_error_shape
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from gongdan.settings import Settings, describe
 from gongdan.store.engine import make_engine, sqlite_path
 

@@ -7,7 +7,6 @@ import datetime as dt
 import re
 
 from gongdan.demo import demo_ticket
-
 from tests.platform.conftest import Api, make_repair_line
 from tests.platform.test_lines_api import assert_error_shape
 

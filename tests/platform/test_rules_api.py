@@ -124,3 +124,13 @@ async def test_compare_versions(api: Api) -> None:
     assert '-    when description has any ["停机", "无法启动", "冒烟", "冷却异常"]' in cmp["diff"]
     assert cmp["replayed"] == 2
     assert [(c["tier_a"], c["tier_b"]) for c in cmp["tier_changes"]] == [("P0", "P2")]
+
+
+async def test_rules_are_checked_against_the_line_states(api: Api) -> None:
+    await make_repair_line(api)
+    source = repair_rules_source().replace("on parts_issued: 待备件 -> 维修中",
+                                           "on parts_issued: 待备件 -> 修理中")
+    r = await api.put("/api/lines/repair/rules", {"source": source})
+    assert r.status_code == 422, r.text
+    assert any("修理中" in d["message_zh"] or "修理中" in d["message_en"]
+               for d in r.json()["data"]["diagnostics"])

@@ -111,6 +111,11 @@ async def get_states(key: str) -> StateMachine | None:
     return machine_from_json((await get_line(key))["states"])
 
 
+def _state_keys(line: dict[str, Any]) -> list[str] | None:
+    machine = machine_from_json(line["states"])
+    return [s.key for s in machine.states] if machine else None
+
+
 def _diag_errors(diags: list[dict[str, Any]]) -> list[FieldError]:
     out = []
     for d in diags:
@@ -129,7 +134,8 @@ async def upload_rules(db: Database, key: str, source: str, actor: str) -> dict[
     line = await get_line(key)
     form = await get_form(key) if line["form_version"] else None
     schema = form["schema"] if form else None
-    rs, diags = rules_runtime.compile_source(source, schema, f"{key}.rules")
+    rs, diags = rules_runtime.compile_source(source, schema, f"{key}.rules",
+                                             _state_keys(line), strict=True)
     if rs is None:
         raise invalid("规则无法编译", "The ruleset does not compile", _diag_errors(diags)) \
             .with_data({"diagnostics": diags})
@@ -188,7 +194,8 @@ async def activate_rules(db: Database, key: str, version: int, actor: str) -> di
     rules = await get_rules(key, version)
     form = await get_form(key) if line["form_version"] else None
     rs, diags = rules_runtime.compile_source(
-        rules["source"], form["schema"] if form else None, f"{key}@v{version}.rules"
+        rules["source"], form["schema"] if form else None, f"{key}@v{version}.rules",
+        _state_keys(line), strict=True,
     )
     if rs is None:
         raise invalid(f"规则版本 {version} 不能激活：无法编译",

@@ -7,6 +7,7 @@ import click
 from gongdan import __version__
 from gongdan.cli_plugins import plugins
 from gongdan.cli_rules import rules
+from gongdan.cli_server import db, demo, serve, token
 from gongdan.cli_simulate import simulate
 
 
@@ -19,6 +20,8 @@ def main() -> None:
 main.add_command(rules)
 main.add_command(simulate)
 main.add_command(plugins)
+for _command in (serve, db, token, demo):
+    main.add_command(_command)
 
 
 def iter_commands(

@@ -1,0 +1,125 @@
+"""`gongdan serve`, `gongdan db upgrade`, `gongdan token create`, `gongdan demo load`."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import click
+
+from gongdan.settings import Settings
+
+
+def _run(settings: Settings, work: Callable[[Any], Awaitable[Any]]) -> Any:
+    from gongdan.store.engine import Database
+
+    async def main() -> Any:
+        db = Database(settings)
+        await db.open(migrate=True)
+        try:
+            return await work(db)
+        finally:
+            await db.close()
+
+    return asyncio.run(main())
+
+
+@click.command()
+@click.option("--host", default=None, help="监听地址 / bind address (GONGDAN_HOST).")
+@click.option("--port", default=None, type=int, help="端口 / port (GONGDAN_PORT).")
+@click.option("--workers", default=None, type=int, help="进程数 / processes (GONGDAN_WORKERS).")
+@click.option("--reload", is_flag=True, help="代码变化时重启（开发用）/ restart on code change.")
+def serve(host: str | None, port: int | None, workers: int | None, reload: bool) -> None:
+    """启动服务 / run the HTTP server (uvicorn); migrations run first."""
+    import uvicorn
+
+    from gongdan.store.engine import Database
+
+    overrides = {k: v for k, v in {"host": host, "port": port, "workers": workers}.items()
+                 if v is not None}
+    settings = Settings.from_env(**overrides)
+
+    async def migrate() -> None:
+        db = Database(settings)
+        try:
+            await db.migrate()
+        finally:
+            await db.close()
+
+    asyncio.run(migrate())
+    # the workers read the same settings from the environment; migrations are done
+    os.environ.update(settings.as_env())
+    os.environ["GONGDAN_AUTO_MIGRATE"] = "false"
+    click.echo(f"gongdan serving on http://{settings.host}:{settings.port} "
+               f"({settings.workers} worker(s), {settings.database_url})")
+    uvicorn.run(
+        "gongdan.app:create_app", factory=True, host=settings.host, port=settings.port,
+        workers=settings.workers, reload=reload, log_level=settings.log_level,
+        access_log=False,
+    )
+
+
+@click.group()
+def db() -> None:
+    """数据库 / the database."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """执行所有未运行的迁移 / run every pending migration."""
+    from gongdan.store.engine import Database
+
+    settings = Settings.from_env()
+
+    async def main() -> str:
+        db = Database(settings)
+        try:
+            return await db.migrate()
+        finally:
+            await db.close()
+
+    out = asyncio.run(main())
+    click.echo(out.strip() or "ok")
+
+
+@click.group()
+def token() -> None:
+    """API 令牌 / API tokens."""
+
+
+@token.command("create")
+@click.option("--user", "user_name", required=True, help="用户名（不存在则创建）/ user name.")
+@click.option("--role", required=True, help="角色 / role: admin, dispatcher, supervisor, "
+              "engineer, agent, viewer.")
+@click.option("--label", default="cli", help="备注 / a label for the token.")
+def token_create(user_name: str, role: str, label: str) -> None:
+    """创建令牌并打印（只显示一次）/ create a token and print it (shown once)."""
+    from gongdan.domain.users.services import create_token, ensure_user
+    from gongdan.errors import ApiError
+
+    async def work(_: Any) -> str:
+        await ensure_user(user_name, role)
+        return await create_token(user_name, label)
+
+    try:
+        click.echo(_run(Settings.from_env(), work))
+    except ApiError as exc:
+        raise click.ClickException(f"{exc.message_zh} / {exc.message_en}") from exc
+
+
+@click.group()
+def demo() -> None:
+    """演示数据 / demo data."""
+
+
+@demo.command("load")
+@click.option("--tickets/--no-tickets", default=True, help="也创建几张工单 / also create tickets.")
+def demo_load(tickets: bool) -> None:
+    """载入维修演示业务线并打印管理员令牌 / load the repair demo line, print an admin token."""
+    from gongdan.demo import load_demo
+
+    settings = Settings.from_env()
+    token_value = _run(settings, lambda db: load_demo(db, settings, with_tickets=tickets))
+    click.echo(f"admin token: {token_value}")

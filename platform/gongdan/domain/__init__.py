@@ -1,0 +1,1 @@
+"""The domains: one folder each, with its schemas, services and controllers."""

@@ -1,0 +1,1 @@
+"""Business lines: forms, state machines and rulesets."""

@@ -1,0 +1,233 @@
+"""Lines: create, forms (versioned), state machines, rulesets (upload, activate, compare)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import re
+from typing import Any
+
+import msgspec
+
+from gongdan import rules_runtime
+from gongdan.domain import audit
+from gongdan.domain.lines.forms import FieldSpec, build_schema, normalize_fields
+from gongdan.domain.lines.states import StateMachine, check_machine, machine_from_json
+from gongdan.errors import FieldError, conflict, invalid, not_found
+from gongdan.store.engine import Database
+from gongdan.store.tables import GdForm, GdLine, GdRuleset, GdTicket
+
+LINE_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
+PREFIX = re.compile(r"^[A-Z][A-Z0-9]{0,15}$")
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+async def create_line(db: Database, key: str, name: str, prefix: str | None, actor: str) -> dict:
+    """A new line; `prefix` starts its ticket numbers (WX-20261125-0001)."""
+    errors = []
+    if not LINE_KEY.match(key):
+        errors.append(FieldError(key="key",
+                                 message_zh="业务线键只能用小写字母、数字、_ 和 -，以字母开头",
+                                 message_en="a line key is lower-case letters, digits, _ and -, "
+                                 "starting with a letter"))
+    prefix = prefix or key[:2].upper()
+    if not PREFIX.match(prefix):
+        errors.append(FieldError(key="prefix", message_zh="编号前缀只能用大写字母和数字",
+                                 message_en="a number prefix is upper-case letters and digits"))
+    if not name.strip():
+        errors.append(FieldError(key="name", message_zh="名称不能为空",
+                                 message_en="name may not be empty"))
+    if errors:
+        raise invalid("业务线有误", "The line is invalid", errors)
+    async with db.transaction():
+        if await GdLine.exists().where(GdLine.key == key):
+            raise conflict(f"业务线 {key} 已存在", f"line {key} already exists")
+        await GdLine.insert(GdLine(key=key, name=name, prefix=prefix, created_at=_now()))
+        await audit.record(actor, "line.created", key, {"name": name, "prefix": prefix})
+    return await get_line(key)
+
+
+async def get_line(key: str) -> dict[str, Any]:
+    """The line row, or 404."""
+    rows = await GdLine.select().where(GdLine.key == key).output(load_json=True)
+    if not rows:
+        raise not_found("业务线", "line", key)
+    return rows[0]
+
+
+async def list_lines() -> list[dict[str, Any]]:
+    """Every line."""
+    return list(await GdLine.select().order_by(GdLine.id).output(load_json=True))
+
+
+async def put_form(db: Database, key: str, fields: list[FieldSpec], actor: str) -> dict:
+    """Store a new form version (base fields added); returns the form."""
+    fields = normalize_fields(fields)
+    async with db.transaction():
+        line = await get_line(key)
+        version = int(line["form_version"]) + 1
+        schema = build_schema(line["name"], fields, version)
+        await GdForm.insert(
+            GdForm(line_key=key, version=version, fields=[msgspec.to_builtins(f) for f in fields],
+                   json_schema=schema, created_by=actor, created_at=_now())
+        )
+        await GdLine.update({GdLine.form_version: version}).where(GdLine.key == key)
+        await audit.record(actor, "form.updated", key, {"version": version})
+    return await get_form(key, version)
+
+
+async def get_form(key: str, version: int | None = None) -> dict[str, Any]:
+    """A form version (the current one by default), or 404."""
+    if version is None:
+        version = int((await get_line(key))["form_version"])
+    rows = (
+        await GdForm.select()
+        .where((GdForm.line_key == key) & (GdForm.version == version))
+        .output(load_json=True)
+    )
+    if not rows:
+        raise not_found("表单", "form", f"{key} v{version}")
+    r = rows[0]
+    return {"line": key, "version": r["version"], "fields": r["fields"],
+            "schema": r["json_schema"], "created_at": r["created_at"]}
+
+
+async def put_states(db: Database, key: str, machine: StateMachine, actor: str) -> dict:
+    """Replace the line's state machine (audited)."""
+    check_machine(machine)
+    async with db.transaction():
+        line = await get_line(key)
+        await GdLine.update({GdLine.states: msgspec.to_builtins(machine)}).where(GdLine.key == key)
+        await audit.record(actor, "states.updated", key,
+                           {"before": line["states"], "after": msgspec.to_builtins(machine)})
+    return msgspec.to_builtins(machine)
+
+
+async def get_states(key: str) -> StateMachine | None:
+    """The line's state machine, or None."""
+    return machine_from_json((await get_line(key))["states"])
+
+
+def _diag_errors(diags: list[dict[str, Any]]) -> list[FieldError]:
+    out = []
+    for d in diags:
+        if d.get("severity", "error") != "error":
+            continue
+        where = f"source:{d.get('line')}:{d.get('column')}"
+        out.append(FieldError(key=where, message_zh=f"{d.get('code')} {d.get('message_zh')}",
+                              message_en=f"{d.get('code')} {d.get('message_en')}"))
+    return out
+
+
+async def upload_rules(db: Database, key: str, source: str, actor: str) -> dict[str, Any]:
+    """Check `source` against the line's form and store it as a new version (not active).
+
+    422 with every diagnostic when it does not compile."""
+    line = await get_line(key)
+    form = await get_form(key) if line["form_version"] else None
+    schema = form["schema"] if form else None
+    rs, diags = rules_runtime.compile_source(source, schema, f"{key}.rules")
+    if rs is None:
+        raise invalid("规则无法编译", "The ruleset does not compile", _diag_errors(diags)) \
+            .with_data({"diagnostics": diags})
+    if getattr(rs, "line", key) != key:
+        raise invalid(
+            f"规则文件声明的业务线是 {rs.line}，而不是 {key}",
+            f"the ruleset is for line {rs.line}, not {key}",
+            [FieldError(key="source:1:1", message_zh="业务线不符", message_en="line mismatch")],
+        )
+    async with db.transaction():
+        rows = await GdRuleset.raw(
+            "SELECT COALESCE(MAX(version), 0) AS v FROM gd_ruleset WHERE line_key = {}", key
+        )
+        version = int(rows[0]["v"]) + 1
+        await GdRuleset.insert(
+            GdRuleset(line_key=key, version=version, name=str(getattr(rs, "name", "")),
+                      source=source, form_version=int(line["form_version"]), diagnostics=diags,
+                      created_by=actor, created_at=_now())
+        )
+        await audit.record(actor, "rules.uploaded", key, {"version": version})
+    return {"version": version, "name": getattr(rs, "name", ""), "diagnostics": diags}
+
+
+async def get_rules(key: str, version: int) -> dict[str, Any]:
+    """One ruleset version, or 404."""
+    rows = (
+        await GdRuleset.select()
+        .where((GdRuleset.line_key == key) & (GdRuleset.version == version))
+        .output(load_json=True)
+    )
+    if not rows:
+        raise not_found("规则版本", "ruleset version", f"{key} v{version}")
+    return rows[0]
+
+
+async def list_rules(key: str) -> list[dict[str, Any]]:
+    """Every version of the line's ruleset, newest first, with which one is active."""
+    line = await get_line(key)
+    rows = (
+        await GdRuleset.select(
+            GdRuleset.version, GdRuleset.name, GdRuleset.form_version, GdRuleset.diagnostics,
+            GdRuleset.created_by, GdRuleset.created_at,
+        )
+        .where(GdRuleset.line_key == key)
+        .order_by(GdRuleset.version, ascending=False)
+        .output(load_json=True)
+    )
+    for r in rows:
+        r["active"] = r["version"] == line["rules_version"]
+    return list(rows)
+
+
+async def activate_rules(db: Database, key: str, version: int, actor: str) -> dict[str, Any]:
+    """Make `version` the active ruleset (it must still compile against the current form)."""
+    line = await get_line(key)
+    rules = await get_rules(key, version)
+    form = await get_form(key) if line["form_version"] else None
+    rs, diags = rules_runtime.compile_source(
+        rules["source"], form["schema"] if form else None, f"{key}@v{version}.rules"
+    )
+    if rs is None:
+        raise invalid(f"规则版本 {version} 不能激活：无法编译",
+                      f"ruleset version {version} cannot be activated: it does not compile",
+                      _diag_errors(diags)).with_data({"diagnostics": diags})
+    async with db.transaction():
+        await GdLine.update({GdLine.rules_version: version}).where(GdLine.key == key)
+        await audit.record(actor, "rules.activated", key,
+                           {"before": line["rules_version"], "after": version})
+    return {"line": key, "active": version, "previous": line["rules_version"]}
+
+
+async def compare_rules(key: str, a: int, b: int, replay: int = 200) -> dict[str, Any]:
+    """The source diff of two versions, and the recent tickets whose tier would change."""
+    ra, rb = await get_rules(key, a), await get_rules(key, b)
+    diff = "".join(
+        difflib.unified_diff(
+            ra["source"].splitlines(keepends=True), rb["source"].splitlines(keepends=True),
+            fromfile=f"v{a}", tofile=f"v{b}",
+        )
+    )
+    changes: list[dict[str, Any]] = []
+    line = await get_line(key)
+    form = await get_form(key) if line["form_version"] else None
+    schema = form["schema"] if form else None
+    rsa = rules_runtime.get(key, a, ra["source"], schema)
+    rsb = rules_runtime.get(key, b, rb["source"], schema)
+    tickets = (
+        await GdTicket.select(GdTicket.number, GdTicket.fields, GdTicket.state, GdTicket.facts)
+        .where(GdTicket.line_key == key)
+        .order_by(GdTicket.id, ascending=False)
+        .limit(replay)
+        .output(load_json=True)
+    )
+    for t in tickets:
+        ticket = rules_runtime.rules_ticket(t["fields"], t["state"], t["facts"] or {})
+        da, dbb = rsa.classify(ticket), rsb.classify(ticket)
+        ta, tb = (da.tier if da else None), (dbb.tier if dbb else None)
+        if ta != tb:
+            changes.append({"number": t["number"], "tier_a": ta, "tier_b": tb})
+    return {"line": key, "a": a, "b": b, "diff": diff, "replayed": len(tickets),
+            "tier_changes": changes}

@@ -1,0 +1,1 @@
+"""Tickets: creation, changes, events, moves and the timeline."""

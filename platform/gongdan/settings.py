@@ -1,0 +1,108 @@
+"""Settings: every `GONGDAN_*` environment variable, read into one typed object.
+
+Each setting carries its help text; `docs/settings.md` must list every one of them
+(`tests/platform/test_settings_docs.py` fails otherwise).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+PREFIX = "GONGDAN_"
+
+
+def setting(default: Any, help: str) -> Any:
+    """A settings field with its help text (shown in docs and `gongdan serve --help`)."""
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The server's settings; build one with `Settings.from_env()`."""
+
+    database_url: str = setting(
+        "sqlite:///./gongdan.db",
+        "数据库地址 / database URL: `sqlite:///PATH` (one machine) or "
+        "`postgresql://USER@HOST:PORT/DB` (production).",
+    )
+    host: str = setting("127.0.0.1", "监听地址 / address `gongdan serve` binds to.")
+    port: int = setting(8000, "监听端口 / port `gongdan serve` listens on.")
+    workers: int = setting(1, "工作进程数 / number of server processes (uvicorn workers).")
+    auto_migrate: bool = setting(
+        True, "启动时执行数据库迁移 / run database migrations when the server starts."
+    )
+    timezone: str = setting(
+        "Asia/Shanghai",
+        "业务时区 / business time zone: ticket numbers count per day in this zone and "
+        "timestamps are shown in it (IANA name).",
+    )
+    pg_pool_min: int = setting(2, "PostgreSQL 连接池最小连接数 / minimum pooled connections.")
+    pg_pool_max: int = setting(10, "PostgreSQL 连接池最大连接数 / maximum pooled connections.")
+    sqlite_timeout: float = setting(
+        30.0,
+        "SQLite 等待写锁的秒数 / seconds a SQLite writer waits for the lock before failing.",
+    )
+    token_cache_seconds: float = setting(
+        10.0,
+        "令牌缓存秒数 / seconds a verified API token is cached in a process; a revoked "
+        "token stops working after at most this long (0 disables the cache).",
+    )
+    log_level: str = setting("info", "日志级别 / log level: debug, info, warning, error.")
+    debug: bool = setting(False, "调试模式 / debug mode: tracebacks in 500 responses.")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Read `GONGDAN_<NAME>` for each field; `overrides` win over the environment."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            raw = env.get(PREFIX + f.name.upper())
+            if raw is None:
+                continue
+            values[f.name] = _coerce(f.name, raw, type(f.default))
+        values.update(overrides)
+        return cls(**values)
+
+    @property
+    def is_postgres(self) -> bool:
+        """True when the database URL names PostgreSQL."""
+        return self.database_url.startswith(("postgresql://", "postgres://"))
+
+    def as_env(self) -> dict[str, str]:
+        """These settings as `GONGDAN_*` variables (handed to worker processes)."""
+        out = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            out[PREFIX + f.name.upper()] = (
+                ("true" if value else "false") if isinstance(value, bool) else str(value)
+            )
+        return out
+
+
+def describe() -> list[tuple[str, Any, str]]:
+    """(environment variable, default, help) for every setting, in declaration order."""
+    return [
+        (PREFIX + f.name.upper(), f.default, f.metadata["help"])
+        for f in dataclasses.fields(Settings)
+    ]
+
+
+def _coerce(name: str, raw: str, kind: type) -> Any:
+    try:
+        if kind is bool:
+            lowered = raw.strip().lower()
+            if lowered in {"1", "true", "yes", "on"}:
+                return True
+            if lowered in {"0", "false", "no", "off", ""}:
+                return False
+            raise ValueError(raw)
+        return kind(raw)
+    except ValueError as exc:
+        raise ValueError(
+            f"设置 {PREFIX}{name.upper()} 的值无效 / invalid value for "
+            f"{PREFIX}{name.upper()}: {raw!r}"
+        ) from exc

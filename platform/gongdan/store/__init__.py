@@ -1,0 +1,1 @@
+"""Storage: Piccolo tables, migrations, and the engine chosen from the database URL."""

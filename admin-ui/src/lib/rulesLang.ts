@@ -1,0 +1,126 @@
+// A CodeMirror 6 stream language for `.rules` files (see docs/rules.md): keywords,
+// strings, durations (30m, 1h30m), distances (5km), /regex/ after `matches`, `#` comments,
+// Unicode (Chinese) identifiers, and the indentation Python-style blocks need.
+
+import { StreamLanguage, StringStream, type StreamParser } from "@codemirror/language";
+
+export const BLOCK_KEYWORDS = [
+  "ruleset", "for", "line", "sla", "route", "on", "dwell", "close", "requires", "archive", "example",
+];
+export const CLAUSE_KEYWORDS = [
+  "when", "otherwise", "respond", "resolve", "calendar", "pause", "in", "bypass", "queue",
+  "require", "score", "fatigue", "after", "same", "offer", "top", "if", "else", "claim",
+  "within", "reoffer", "reoffers", "escalate", "then", "notify", "via", "template", "repeat",
+  "every", "stage", "survey", "given", "expect", "tier", "state", "ok", "fails", "role",
+];
+export const OPERATOR_WORDS = ["and", "or", "not", "in", "has", "any", "all", "matches", "where"];
+export const ATOMS = ["true", "false", "null"];
+export const BUILTINS = ["count", "len", "lower", "min", "max", "abs", "hours_since", "exists"];
+export const SCOPE_NAMES = ["ticket", "engineer", "customer", "distance", "skill_fit", "streak", "assignee", "supervisor"];
+
+const KW = new Set([...BLOCK_KEYWORDS, ...CLAUSE_KEYWORDS]);
+const OPW = new Set(OPERATOR_WORDS);
+const ATOM = new Set(ATOMS);
+const BUILTIN = new Set(BUILTINS);
+const SCOPE = new Set(SCOPE_NAMES);
+
+export interface RulesState {
+  /** The previous significant token, to tell /regex/ from division. */
+  prev: string;
+}
+
+const IDENT_START = /[\p{L}_]/u;
+const IDENT = /^[\p{L}\p{N}_]+/u;
+
+/** Tokenize one token; returns a CodeMirror highlighting tag name or null. */
+function token(stream: StringStream, state: RulesState): string | null {
+  if (stream.sol()) state.prev = "";
+  if (stream.eatSpace()) return null;
+  const ch = stream.peek() ?? "";
+  if (ch === "#") {
+    stream.skipToEnd();
+    return "comment";
+  }
+  if (ch === '"') {
+    stream.next();
+    let escaped = false;
+    let c: string | void;
+    while ((c = stream.next()) != null) {
+      if (c === '"' && !escaped) break;
+      escaped = !escaped && c === "\\";
+    }
+    state.prev = "string";
+    return "string";
+  }
+  if (ch === "/" && state.prev === "matches") {
+    if (stream.match(/^\/(\\.|[^/\\\n])+\//)) {
+      state.prev = "regex";
+      return "regexp";
+    }
+  }
+  if (stream.match(/^\d+(\.\d+)?km(?![\p{L}\p{N}_.])/u)) {
+    state.prev = "distance";
+    return "unit";
+  }
+  if (stream.match(/^(\d+(\.\d+)?[wdhms])+(?![\p{L}\p{N}_.])/u)) {
+    state.prev = "duration";
+    return "unit";
+  }
+  if (stream.match(/^\d+(\.\d+)?/)) {
+    state.prev = "number";
+    return "number";
+  }
+  if (IDENT_START.test(ch)) {
+    const m = stream.match(IDENT) as RegExpMatchArray | null;
+    const word = m ? m[0] : (stream.next() ?? "");
+    state.prev = word;
+    if (ATOM.has(word)) return "atom";
+    if (OPW.has(word)) return "operatorKeyword";
+    if (KW.has(word)) return "keyword";
+    if (BUILTIN.has(word) && stream.peek() === "(") return "standard";
+    if (SCOPE.has(word)) return "special";
+    return "variableName";
+  }
+  if (stream.match(/^(==|!=|<=|>=|->|[<>+\-*/=])/)) {
+    state.prev = "op";
+    return "operator";
+  }
+  stream.next();
+  state.prev = ch;
+  return "punctuation";
+}
+
+export const rulesParser: StreamParser<RulesState> = {
+  name: "rules",
+  startState: () => ({ prev: "" }),
+  copyState: (s) => ({ ...s }),
+  token,
+  indent(_state, textAfter, cx) {
+    // Inside a block keep the indentation; after a header line ending in ":" indent once.
+    const line = cx.lineAt(cx.pos, -1);
+    const prevText = line.text.replace(/#.*$/, "").trimEnd();
+    const base = cx.lineIndent(line.from, -1);
+    if (prevText.endsWith(":")) return base + cx.unit;
+    if (/^\s*$/.test(textAfter) && base === 0) return 0;
+    return base;
+  },
+  languageData: { commentTokens: { line: "#" }, indentOnInput: /^\s*(else|or|and)\b/ },
+};
+
+/** The `.rules` language for CodeMirror. */
+export const rulesLanguage = StreamLanguage.define(rulesParser);
+
+/** Tokenize a whole source into [text, tag] pairs (used by tests). */
+export function tokenize(source: string): [string, string | null][] {
+  const out: [string, string | null][] = [];
+  const state = rulesParser.startState!(2);
+  for (const text of source.split("\n")) {
+    const stream = new StringStream(text, 4, 4);
+    while (!stream.eol()) {
+      const tag = rulesParser.token(stream, state);
+      out.push([text.slice(stream.start, stream.pos), tag]);
+      stream.start = stream.pos;
+    }
+  }
+  return out;
+}

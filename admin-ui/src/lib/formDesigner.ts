@@ -217,3 +217,66 @@ export function suggestKey(label: string, dictionary: Record<string, string[]>):
   }
   return best ? { key: best.key, matched: best.matched, exact: false, reserved: reserved(best.key) } : null;
 }
+
+/** The base fields as the platform adds them (used when a form read back lacks them). */
+export const BASE_FIELDS: FormField[] = [
+  { key: "category", label: "类别", type: "text", required: true },
+  { key: "title", label: "标题", type: "text", required: true },
+  { key: "description", label: "问题描述", type: "textarea", required: true },
+  { key: "customer_id", label: "客户编号", type: "text", required: true },
+  { key: "customer_phone", label: "客户电话", type: "phone", required: true },
+  { key: "device_sn", label: "设备序列号", type: "device_sn", required: true },
+  { key: "fault_code", label: "故障代码", type: "text", required: true },
+  { key: "region", label: "行政区划", type: "region", required: true },
+  { key: "location", label: "位置", type: "location", required: true },
+  { key: "reported_at", label: "报修时间", type: "datetime", required: true },
+];
+
+/** Base fields first (as the platform has them, else the built-in list), then the line's own. */
+export function withBaseFields(fields: FormField[]): FormField[] {
+  const have = new Set(fields.map((f) => f.key));
+  const base = BASE_FIELDS.filter((b) => !have.has(b.key));
+  return [...base, ...fields];
+}
+
+/** Used when `GET /api/field-dictionary` is not available: the base fields' synonyms. */
+export const FALLBACK_DICTIONARY: Record<string, string[]> = {
+  customer_phone: ["客户电话", "联系电话", "手机号", "电话"],
+  customer_id: ["客户编号", "客户ID", "客户号"],
+  device_sn: ["设备序列号", "序列号", "设备编号", "SN"],
+  fault_code: ["故障代码", "故障码", "错误代码"],
+  region: ["行政区划", "区域代码", "地区"],
+  location: ["位置", "坐标", "定位"],
+  reported_at: ["报修时间", "报告时间", "上报时间"],
+  description: ["问题描述", "故障描述", "描述"],
+  title: ["标题", "主题"],
+  category: ["类别", "分类", "工单类型"],
+};
+
+/** A value to start a preview or a hand-filled ticket with: the field's default, else empty. */
+export function initialValue(f: FormField): unknown {
+  if (f.default !== undefined) return f.default;
+  switch (f.type) {
+    case "bool": return false;
+    case "multiselect": return [];
+    case "number": return undefined;
+    case "location": return { lat: undefined, lon: undefined };
+    case "attachment": return [];
+    default: return "";
+  }
+}
+
+/** A hand-filled ticket without the empty values (so optional fields are simply absent). */
+export function compactTicket(values: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(values)) {
+    if (v === undefined || v === null || v === "") continue;
+    if (Array.isArray(v) && v.length === 0) continue;
+    if (typeof v === "object" && !Array.isArray(v)) {
+      const o = v as Record<string, unknown>;
+      if (Object.values(o).every((x) => x === undefined || x === null || x === "")) continue;
+    }
+    out[k] = v;
+  }
+  return out;
+}

@@ -2,7 +2,7 @@
 // strings, durations (30m, 1h30m), distances (5km), /regex/ after `matches`, `#` comments,
 // Unicode (Chinese) identifiers, and the indentation Python-style blocks need.
 
-import { StreamLanguage, StringStream, type StreamParser } from "@codemirror/language";
+import { StreamLanguage, StringStream, indentService, getIndentUnit, type StreamParser } from "@codemirror/language";
 
 export const BLOCK_KEYWORDS = [
   "ruleset", "for", "line", "sla", "route", "on", "dwell", "close", "requires", "archive", "example",
@@ -95,15 +95,6 @@ export const rulesParser: StreamParser<RulesState> = {
   startState: () => ({ prev: "" }),
   copyState: (s) => ({ ...s }),
   token,
-  indent(_state, textAfter, cx) {
-    // Inside a block keep the indentation; after a header line ending in ":" indent once.
-    const line = cx.lineAt(cx.pos, -1);
-    const prevText = line.text.replace(/#.*$/, "").trimEnd();
-    const base = cx.lineIndent(line.from, -1);
-    if (prevText.endsWith(":")) return base + cx.unit;
-    if (/^\s*$/.test(textAfter) && base === 0) return 0;
-    return base;
-  },
   languageData: { commentTokens: { line: "#" }, indentOnInput: /^\s*(else|or|and)\b/ },
 };
 
@@ -124,3 +115,14 @@ export function tokenize(source: string): [string, string | null][] {
   }
   return out;
 }
+
+/** Python-like indentation: one unit more after a line ending in ":", else the previous line's. */
+export const rulesIndent = indentService.of((cx, pos) => {
+  const doc = cx.state.doc;
+  let n = doc.lineAt(pos).number - 1;
+  while (n >= 1 && !doc.line(n).text.replace(/#.*$/, "").trim()) n -= 1;
+  if (n < 1) return 0;
+  const text = doc.line(n).text;
+  const base = /^\s*/.exec(text)![0].length;
+  return text.replace(/#.*$/, "").trimEnd().endsWith(":") ? base + getIndentUnit(cx.state) : base;
+});

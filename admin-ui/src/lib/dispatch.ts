@@ -1,0 +1,27 @@
+// Helpers for showing a RouteDecision: candidate order, factor columns, value formatting.
+import type { Candidate, RouteDecision } from "../api";
+
+/** Ranked candidates first (by rank), then the rejected ones (by id). */
+export function orderCandidates(c: Candidate[]): Candidate[] {
+  return [...c].sort((a, b) => {
+    const ra = a.rank ?? Number.POSITIVE_INFINITY;
+    const rb = b.rank ?? Number.POSITIVE_INFINITY;
+    if (ra !== rb) return ra - rb;
+    return String(a.engineer_id).localeCompare(String(b.engineer_id));
+  });
+}
+
+/** Every factor name that appears in any candidate, in first-seen order. */
+export function factorNames(d: RouteDecision | null | undefined): string[] {
+  const names: string[] = [];
+  for (const c of d?.candidates ?? []) for (const k of Object.keys(c.factors ?? {})) if (!names.includes(k)) names.push(k);
+  return names;
+}
+
+export function formatValue(v: unknown): string {
+  if (v === null || v === undefined) return "—";
+  if (typeof v === "number") return Number.isInteger(v) ? String(v) : v.toFixed(3);
+  if (typeof v === "boolean") return v ? "✓" : "✗";
+  if (typeof v === "string") return v;
+  return JSON.stringify(v);
+}

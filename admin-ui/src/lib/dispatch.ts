@@ -25,3 +25,17 @@ export function formatValue(v: unknown): string {
   if (typeof v === "string") return v;
   return JSON.stringify(v);
 }
+
+/** Seconds as a rules-style duration: 5400 -> "1h30m", 86400 -> "1d". */
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds <= 0) return "0m";
+  const units: [string, number][] = [["d", 86400], ["h", 3600], ["m", 60], ["s", 1]];
+  let rest = Math.round(seconds);
+  let out = "";
+  for (const [u, n] of units) {
+    const q = Math.floor(rest / n);
+    if (q) out += `${q}${u}`;
+    rest -= q * n;
+  }
+  return out;
+}

@@ -14,7 +14,7 @@ describe("rules highlighting", () => {
     expect(find("# near")).toBe("comment");
     expect(find("已派单")).toBe("variableName");
     expect(find("->")).toBe("operator");
-    expect(find("distance")).toBe("special");
+    expect(find("distance")).toBe("variableName.special");
   });
 
   it("reads /regex/ after matches and / as division elsewhere", () => {

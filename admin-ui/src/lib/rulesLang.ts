@@ -2,7 +2,8 @@
 // strings, durations (30m, 1h30m), distances (5km), /regex/ after `matches`, `#` comments,
 // Unicode (Chinese) identifiers, and the indentation Python-style blocks need.
 
-import { StreamLanguage, StringStream, indentService, getIndentUnit, type StreamParser } from "@codemirror/language";
+import { HighlightStyle, StreamLanguage, StringStream, indentService, getIndentUnit, type StreamParser } from "@codemirror/language";
+import { tags } from "@lezer/highlight";
 
 export const BLOCK_KEYWORDS = [
   "ruleset", "for", "line", "sla", "route", "on", "dwell", "close", "requires", "archive", "example",
@@ -77,8 +78,8 @@ function token(stream: StringStream, state: RulesState): string | null {
     if (ATOM.has(word)) return "atom";
     if (OPW.has(word)) return "operatorKeyword";
     if (KW.has(word)) return "keyword";
-    if (BUILTIN.has(word) && stream.peek() === "(") return "standard";
-    if (SCOPE.has(word)) return "special";
+    if (BUILTIN.has(word) && stream.peek() === "(") return "variableName.standard";
+    if (SCOPE.has(word)) return "variableName.special";
     return "variableName";
   }
   if (stream.match(/^(==|!=|<=|>=|->|[<>+\-*/=])/)) {
@@ -126,3 +127,19 @@ export const rulesIndent = indentService.of((cx, pos) => {
   const base = /^\s*/.exec(text)![0].length;
   return text.replace(/#.*$/, "").trimEnd().endsWith(":") ? base + getIndentUnit(cx.state) : base;
 });
+
+/** Colours for `.rules`: blocks and clauses, text, durations/distances, regexes, scope names. */
+export const rulesHighlight = HighlightStyle.define([
+  { tag: tags.keyword, color: "#7c3aed", fontWeight: "600" },
+  { tag: tags.operatorKeyword, color: "#9333ea" },
+  { tag: tags.string, color: "#b45309" },
+  { tag: tags.regexp, color: "#c2410c" },
+  { tag: tags.unit, color: "#0f766e", fontWeight: "600" },
+  { tag: tags.number, color: "#0f766e" },
+  { tag: tags.atom, color: "#0369a1" },
+  { tag: tags.comment, color: "#94a3b8", fontStyle: "italic" },
+  { tag: tags.operator, color: "#475569" },
+  { tag: tags.special(tags.variableName), color: "#2563eb" },
+  { tag: tags.standard(tags.variableName), color: "#0891b2" },
+  { tag: tags.variableName, color: "#1f2937" },
+]);

@@ -39,6 +39,7 @@ const en: typeof zh = {
     source: "Ticket", pastTicket: "A past ticket", byHand: "Fill by hand", run: "Dry run", tier: "SLA tier",
     why: "Why", respondBy: "Respond by", resolveBy: "Resolve by", pool: "Pool", offered: "Offered to",
     rank: "Rank", engineer: "Engineer", score: "Score", rejectedBy: "Rejected by", passed: "Passed",
+    respondWithin: "Respond within", resolveWithin: "Resolve within", calendar: "Calendar", pauseStates: "Clock paused in", bypassQueue: "Bypass queue",
     noPool: "No pool matched", noTier: "No tier matched", chart: "Candidate scores",
   },
   board: {

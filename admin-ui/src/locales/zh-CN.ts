@@ -37,6 +37,7 @@ export default {
     source: "工单来源", pastTicket: "选取历史工单", byHand: "手工填写", run: "试运行", tier: "SLA 等级",
     why: "原因", respondBy: "响应期限", resolveBy: "解决期限", pool: "派单池", offered: "派给",
     rank: "排名", engineer: "工程师", score: "得分", rejectedBy: "被以下条件排除", passed: "通过",
+    respondWithin: "响应时限", resolveWithin: "解决时限", calendar: "工作日历", pauseStates: "暂停计时的状态", bypassQueue: "跳过排队",
     noPool: "没有匹配的派单池", noTier: "未匹配任何等级", chart: "候选人得分",
   },
   board: {

@@ -15,6 +15,8 @@ describe("dispatch helpers", () => {
     expect(formatValue(0.33358)).toBe("0.334");
     expect(formatValue(null)).toBe("—");
     expect(formatValue(false)).toBe("✗");
+    expect(formatValue({ lat: 31.23341, lon: 121.4737 })).toBe("31.2334, 121.4737");
+    expect(formatValue(["a", 1])).toBe("a、1");
     expect(formatDuration(5400)).toBe("1h30m");
     expect(formatDuration(86400)).toBe("1d");
     expect(formatDuration(1800)).toBe("30m");

@@ -23,6 +23,9 @@ export function formatValue(v: unknown): string {
   if (typeof v === "number") return Number.isInteger(v) ? String(v) : v.toFixed(3);
   if (typeof v === "boolean") return v ? "✓" : "✗";
   if (typeof v === "string") return v;
+  if (Array.isArray(v)) return v.map(formatValue).join("、");
+  const o = v as Record<string, unknown>;
+  if (typeof o.lat === "number" && typeof o.lon === "number") return `${o.lat.toFixed(4)}, ${o.lon.toFixed(4)}`;
   return JSON.stringify(v);
 }
 

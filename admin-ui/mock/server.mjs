@@ -222,7 +222,7 @@ async function handle(req, res) {
   const m = (re) => re.exec(`${req.method} ${p}`);
   let g;
 
-  if (m(/^GET \/api\/me$/)) return send(res, 200, { user: "admin", role: "admin" });
+  if (m(/^GET \/api\/me$/)) return send(res, 200, { name: "admin", role: "admin", may: [] });
   if (m(/^GET \/api\/field-dictionary$/)) return send(res, 200, dictionary);
   if (m(/^GET \/api\/lines$/)) return send(res, 200, db.lines);
   if (m(/^POST \/api\/lines$/)) {
@@ -254,7 +254,7 @@ async function handle(req, res) {
   if ((g = m(/^PUT \/api\/lines\/([^/]+)\/rules$/))) {
     const line = decodeURIComponent(g[1]);
     const r = await rulesFor(line, body.source ?? "");
-    if (r.error) return err(res, 422, "规则有错误", "the rules have errors", [], { diagnostics: r.diagnostics });
+    if (r.error) return err(res, 422, "规则无法编译", "The ruleset does not compile", [], { data: { diagnostics: r.diagnostics } });
     const list = (db.rules[line] ??= []);
     const version = (list.at(-1)?.version ?? 0) + 1;
     list.push({ version, source: body.source, created_at: iso(now()), active: false });
@@ -287,13 +287,13 @@ async function handle(req, res) {
     const q = Object.fromEntries(url.searchParams);
     const list = db.tickets.filter((t) => (!q.line || t.line === q.line) && (!q.state || t.state === q.state) && (!q.tier || t.sla?.tier === q.tier)
       && (!q.assignee || t.assignee === q.assignee) && (!q.q || JSON.stringify(t.fields).includes(q.q) || t.number.includes(q.q)));
-    return send(res, 200, list);
+    return send(res, 200, { items: [...list].reverse(), limit: 50, offset: 0, more: false });
   }
   if ((g = m(/^GET \/api\/tickets\/([^/]+)$/))) {
     const t = db.tickets.find((x) => x.id === g[1]);
     return t ? send(res, 200, t) : err(res, 404, "没有这个工单", "no such ticket");
   }
-  if ((g = m(/^GET \/api\/tickets\/([^/]+)\/timeline$/))) return send(res, 200, db.events[g[1]] ?? []);
+  if ((g = m(/^GET \/api\/tickets\/([^/]+)\/timeline$/))) return send(res, 200, { ticket: g[1], events: db.events[g[1]] ?? [] });
   if ((g = m(/^GET \/api\/tickets\/([^/]+)\/dispatch$/))) return send(res, 200, db.dispatch[g[1]] ?? []);
   if (m(/^GET \/api\/engineers$/)) return send(res, 200, db.engineers);
   if (m(/^POST \/api\/engineers$/)) {

@@ -33,7 +33,7 @@ export interface FormDoc {
   schema?: unknown;
 }
 
-export interface Line { key: string; name: string; active_rules_version?: number | null }
+export interface Line { key: string; name: string; form_version?: number | null; rules_version?: number | null }
 
 export interface Diagnostic {
   code: string;
@@ -69,10 +69,12 @@ export interface RouteDecision {
 }
 
 export interface Ticket {
-  id: string;
+  id: string | number;
   number: string;
   line: string;
   state: string;
+  /** open | pending | closed, from the line's state machine. */
+  state_category?: string | null;
   fields: Record<string, unknown>;
   sla?: Sla | null;
   assignee?: string | null;
@@ -104,7 +106,16 @@ export interface Engineer {
 
 export interface ImportResult { imported: number; errors?: { row: number; message_zh: string; message_en: string }[] }
 
-export interface Me { user: string; role: string }
+/** `name` is what the server sends; `user` is accepted too. */
+export interface Me { name?: string; user?: string; role: string; may?: string[] }
+
+export interface RulesComparison {
+  a: number;
+  b: number;
+  diff: string;
+  replayed: number;
+  tier_changes: { number: string; tier_a: string | null; tier_b: string | null }[];
+}
 
 export interface ErrorExtra { key: string; message_zh: string; message_en: string }
 
@@ -134,6 +145,14 @@ export function getToken(): string | null {
 export function setToken(token: string | null): void {
   if (token) localStorage.setItem(TOKEN_KEY, token);
   else localStorage.removeItem(TOKEN_KEY);
+}
+
+/** The diagnostics a 422 carries (`{diagnostics}` or `{data: {diagnostics}}`), if any. */
+export function errorDiagnostics(e: unknown): Diagnostic[] | null {
+  if (!(e instanceof ApiError)) return null;
+  const b = e.body as { diagnostics?: unknown; data?: { diagnostics?: unknown } } | null;
+  const d = b?.diagnostics ?? b?.data?.diagnostics;
+  return Array.isArray(d) ? (d as Diagnostic[]) : null;
 }
 
 /** Listeners told when the server answers 401 (the shell sends the user to sign-in). */
@@ -196,15 +215,16 @@ export const api = {
   getRules: (line: string, version: number) => request<{ version?: number; source: string }>("GET", `/api/lines/${enc(line)}/rules/${version}`),
   saveRules: (line: string, source: string) => request<{ version: number; diagnostics?: Diagnostic[] }>("PUT", `/api/lines/${enc(line)}/rules`, { source }),
   checkRules: (line: string, source: string) => request<{ diagnostics: Diagnostic[] }>("POST", `/api/lines/${enc(line)}/rules/check`, { source }),
+  compareRules: (line: string, a: number, b: number) => request<RulesComparison>("GET", `/api/lines/${enc(line)}/rules/compare${qs({ a, b })}`),
   activateRules: (line: string, version: number) => request<unknown>("POST", `/api/lines/${enc(line)}/rules/${version}/activate`),
   dryRun: (line: string, ticket: Record<string, unknown>) => request<{ sla: Sla; route: RouteDecision | null }>("POST", `/api/lines/${enc(line)}/dry-run`, { ticket }),
 
   createTicket: (line: string, fields: Record<string, unknown>) => request<Ticket>("POST", `/api/lines/${enc(line)}/tickets`, fields),
   listTickets: async (f: { line?: string; state?: string; tier?: string; assignee?: string; q?: string }) =>
     unwrap<Ticket>(await request("GET", `/api/tickets${qs(f)}`), "tickets"),
-  getTicket: (id: string) => request<Ticket>("GET", `/api/tickets/${enc(id)}`),
-  timeline: async (id: string) => unwrap<TimelineEvent>(await request("GET", `/api/tickets/${enc(id)}/timeline`), "events"),
-  dispatch: async (id: string) => unwrap<RouteDecision>(await request("GET", `/api/tickets/${enc(id)}/dispatch`), "decisions"),
+  getTicket: (id: string | number) => request<Ticket>("GET", `/api/tickets/${enc(id)}`),
+  timeline: async (id: string | number) => unwrap<TimelineEvent>(await request("GET", `/api/tickets/${enc(id)}/timeline`), "events"),
+  dispatch: async (id: string | number) => unwrap<RouteDecision>(await request("GET", `/api/tickets/${enc(id)}/dispatch`), "decisions"),
 
   listEngineers: async () => unwrap<Engineer>(await request("GET", "/api/engineers"), "engineers"),
   createEngineer: (e: Partial<Engineer>) => request<Engineer>("POST", "/api/engineers", e),

@@ -5,7 +5,7 @@ export interface StateDef { key: string; label?: string; category?: "open" | "pe
 
 /** A ticket is overdue when it is not closed and a deadline it still has to meet is past. */
 export function isOverdue(t: Ticket, now: Date, closed: Set<string>): boolean {
-  if (closed.has(t.state)) return false;
+  if (closed.has(t.state) || t.state_category === "closed") return false;
   const past = (s: string | null | undefined) => !!s && new Date(s).getTime() < now.getTime();
   if (past(t.sla?.resolve_by)) return true;
   return !t.assignee && past(t.sla?.respond_by);

@@ -15,6 +15,13 @@ export interface FieldValidation {
   pattern?: string;
 }
 
+/** Show (and require) a field only when another field equals a value or is one of several. */
+export interface FieldCondition {
+  field: string;
+  equals?: unknown;
+  in?: unknown[];
+}
+
 /** One form field as `PUT /api/lines/{line}/form` takes it. */
 export interface FormField {
   key: string;
@@ -25,6 +32,7 @@ export interface FormField {
   help?: string;
   default?: unknown;
   validation?: FieldValidation;
+  when?: FieldCondition;
 }
 
 export interface FormDoc {

@@ -119,3 +119,35 @@ describe("suggestKey", () => {
     expect(suggestKey("", dict)).toBeNull();
   });
 });
+
+describe("conditions", () => {
+  it("writes equals for one value and in for several", async () => {
+    const { toCondition, fromCondition, conditionHolds } = await import("./formDesigner");
+    expect(toCondition({ field: "fault_type", values: ["电机异响"] })).toEqual({ field: "fault_type", equals: "电机异响" });
+    expect(toCondition({ field: "visit", values: ["上门", "驻场"] })).toEqual({ field: "visit", in: ["上门", "驻场"] });
+    expect(toCondition({ field: "visit", values: [] })).toBeNull();
+    expect(fromCondition({ field: "onsite", equals: true })).toEqual({ field: "onsite", values: [true] });
+    expect(conditionHolds({ field: "onsite", equals: true }, { onsite: true })).toBe(true);
+    expect(conditionHolds({ field: "visit", in: ["上门"] }, { visit: "远程" })).toBe(false);
+    expect(conditionHolds({ field: "tags", equals: "a" }, { tags: ["a", "b"] })).toBe(true);
+    expect(conditionHolds(undefined, {})).toBe(true);
+  });
+
+  it("puts the condition in the fields JSON and checks it", () => {
+    const s = [
+      field({ key: "fault_type", label: "故障类型", type: "select", options: ["电机异响", "漏油"] }),
+      field({ key: "vibration", label: "振动值", type: "number", required: true, when: { field: "fault_type", values: ["电机异响"] } }),
+      field({ key: "a2", label: "x", when: { field: "fault_type", values: ["冒烟"] } }),
+      field({ key: "a3", label: "y", when: { field: "nope", values: ["1"] } }),
+      field({ key: "a4", label: "z", when: { field: "onsite_x", values: [] } }),
+      field({ key: "a5", label: "w", when: { field: "customer_phone", values: ["1"] } }),
+    ];
+    expect(toFields(s)[1]).toEqual({ key: "vibration", label: "振动值", type: "number", required: true, when: { field: "fault_type", equals: "电机异响" } });
+    const issues = validateFields(s);
+    expect(issues.get(s[1].uid)).toBeUndefined();
+    expect(issues.get(s[2].uid)?.map((i) => i.code)).toEqual(["when_option"]);
+    expect(issues.get(s[3].uid)?.map((i) => i.code)).toEqual(["when_unknown"]);
+    expect(issues.get(s[4].uid)?.map((i) => i.code)).toEqual(["when_unknown"]);
+    expect(issues.get(s[5].uid)).toBeUndefined();
+  });
+});

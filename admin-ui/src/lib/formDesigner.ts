@@ -2,7 +2,7 @@
 // the server takes (`PUT /api/lines/{line}/form`), validation shown on each field before
 // saving, and key suggestion from the field dictionary. No Vue here, so it is unit-tested.
 
-import type { FieldType, FieldValidation, FormField } from "../api";
+import type { FieldCondition, FieldType, FieldValidation, FormField } from "../api";
 
 export const FIELD_TYPES: FieldType[] = [
   "text", "textarea", "number", "bool", "select", "multiselect", "date", "datetime",
@@ -30,9 +30,16 @@ export interface DesignerField {
   help: string;
   default: unknown;
   validation: FieldValidation;
+  when: DesignerCondition | null;
 }
 
-export type IssueProp = "key" | "label" | "options" | "default" | "validation";
+export type IssueProp = "key" | "label" | "options" | "default" | "validation" | "when";
+
+/** The designer's form of a condition: `values` holds one value (equals) or several (in). */
+export interface DesignerCondition {
+  field: string;
+  values: unknown[];
+}
 
 export interface Issue {
   prop: IssueProp;
@@ -62,6 +69,7 @@ export function newField(type: FieldType, existing: DesignerField[] = [], label 
     help: "",
     default: undefined,
     validation: {},
+    when: null,
   };
 }
 
@@ -93,6 +101,8 @@ export function toFields(state: DesignerField[]): FormField[] {
     if (!isEmpty(f.default)) out.default = f.default;
     const v = cleanValidation(f.type, f.validation);
     if (v) out.validation = v;
+    const w = toCondition(f.when);
+    if (w) out.when = w;
     return out;
   });
 }
@@ -111,7 +121,31 @@ export function fromFields(fields: FormField[]): DesignerField[] {
       help: f.help ?? "",
       default: f.default,
       validation: { ...(f.validation ?? {}) },
+      when: fromCondition(f.when),
     }));
+}
+
+/** `{field, equals}` for one value, `{field, in}` for several; null when incomplete. */
+export function toCondition(w: DesignerCondition | null | undefined): FieldCondition | null {
+  if (!w || !w.field) return null;
+  const values = w.values.filter((x) => x !== "" && x !== undefined && x !== null);
+  if (values.length === 0) return null;
+  return values.length === 1 ? { field: w.field, equals: values[0] } : { field: w.field, in: values };
+}
+
+export function fromCondition(w: FieldCondition | null | undefined): DesignerCondition | null {
+  if (!w || !w.field) return null;
+  if (Array.isArray(w.in)) return { field: w.field, values: [...w.in] };
+  return { field: w.field, values: w.equals === undefined ? [] : [w.equals] };
+}
+
+/** Whether a condition holds for the values filled so far (used by the preview). */
+export function conditionHolds(w: FieldCondition | undefined, values: Record<string, unknown>): boolean {
+  if (!w) return true;
+  const v = values[w.field];
+  const test = (x: unknown) => (Array.isArray(v) ? v.includes(x) : v === x);
+  if (Array.isArray(w.in)) return w.in.some(test);
+  return test(w.equals);
 }
 
 function issue(prop: IssueProp, code: string, zh: string, en: string): Issue {
@@ -172,6 +206,21 @@ export function validateFields(state: DesignerField[]): Map<string, Issue[]> {
     }
     const d = validateDefault(f, options);
     if (d) list.push(d);
+    if (f.when && (f.when.field || f.when.values.length)) {
+      const target = state.find((o) => o.key.trim() === f.when!.field);
+      const known = target || (RESERVED_KEYS as readonly string[]).includes(f.when.field);
+      if (!f.when.field || f.when.field === key)
+        list.push(issue("when", "when_field", "请选择另一个字段作为条件", "pick another field for the condition"));
+      else if (!known)
+        list.push(issue("when", "when_unknown", `条件字段“${f.when.field}”不存在`, `the condition's field "${f.when.field}" does not exist`));
+      else if (!toCondition(f.when))
+        list.push(issue("when", "when_value", "请填写条件的取值", "give the condition a value"));
+      else if (target && OPTION_TYPES.includes(target.type)) {
+        const opts = target.options.map((o) => o.trim());
+        const bad = f.when.values.filter((x) => !opts.includes(String(x)));
+        if (bad.length) list.push(issue("when", "when_option", `条件取值“${bad.join("、")}”不在“${target.label}”的选项中`, `${bad.join(", ")} is not an option of ${target.key}`));
+      }
+    }
     if (list.length) out.set(f.uid, list);
   }
   return out;

@@ -23,6 +23,7 @@ const en: typeof zh = {
     keyHint: "lower-case letters, digits, underscore; used by rules and reports", suggest: "Dictionary", useSuggestion: "Use",
     reservedSuggestion: "\"{label}\" is the base field {key}, which the platform already adds.",
     required: "Required", options: "Options", optionsHint: "One option per line", default: "Default", help: "Help text",
+    when: "Show when", whenAlways: "Always shown", whenIs: "is (any of)", whenHint: "The field is shown, and required, only when the condition holds",
     validation: "Validation", min: "Min", max: "Max", minLength: "Min length", maxLength: "Max length", pattern: "Pattern",
     saveVersion: "Save as new version", savedVersion: "Saved as version {version}", fixErrors: "Fix the {n} problem(s) in red first",
     baseFields: "Base fields (added by the platform)", fieldCount: "{n} fields", remove: "Remove", duplicate: "Duplicate",

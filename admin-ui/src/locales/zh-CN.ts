@@ -21,6 +21,7 @@ export default {
     keyHint: "小写字母、数字、下划线；用于规则和报表", suggest: "字典建议", useSuggestion: "采用",
     reservedSuggestion: "“{label}”对应平台基础字段 {key}，平台已自动包含，无需添加。",
     required: "必填", options: "选项", optionsHint: "每行一个选项", default: "默认值", help: "帮助文本",
+    when: "显示条件", whenAlways: "始终显示", whenIs: "取值为（任一）", whenHint: "条件成立时才显示该字段，必填也只在显示时生效",
     validation: "校验", min: "最小值", max: "最大值", minLength: "最小长度", maxLength: "最大长度", pattern: "正则",
     saveVersion: "保存为新版本", savedVersion: "已保存为第 {version} 版", fixErrors: "请先修正标红的 {n} 个问题",
     baseFields: "基础字段（平台自动添加）", fieldCount: "{n} 个字段", remove: "移除", duplicate: "复制",

@@ -17,5 +17,8 @@ describe("timeline", () => {
     expect(describeChange({ state: "已派单" }, { state: "已到达" })).toEqual(["state: 已派单 → 已到达"]);
     expect(describeChange({ fields: { fault_code: "E-1", x: 1 } }, { fields: { fault_code: "E-2", x: 1 } })).toEqual(["fault_code: E-1 → E-2"]);
     expect(describeChange(null, null)).toEqual([]);
+    const names: Record<string, string> = { e1: "王强", e2: "李娜" };
+    const who = (_k: string, v: unknown) => (Array.isArray(v) ? v.map((x) => names[x] ?? x).join("、") : names[String(v)] ?? String(v));
+    expect(describeChange(null, { offered: ["e1", "e2"] }, (k) => k, who)).toEqual(["offered: 王强、李娜"]);
   });
 });

@@ -37,7 +37,12 @@ const isObj = (v: unknown): v is Obj => !!v && typeof v === "object" && !Array.i
  * What an event changed, as "key: before → after" lines. Nested `fields` maps are compared
  * key by key; a whole new field map (a ticket's creation) is summarised, not dumped.
  */
-export function describeChange(before: unknown, after: unknown, label: (k: string) => string = (k) => k): string[] {
+export function describeChange(
+  before: unknown,
+  after: unknown,
+  label: (k: string) => string = (k) => k,
+  value: (k: string, v: unknown) => string = (_k, v) => formatValue(v),
+): string[] {
   if (!isObj(before) && !isObj(after)) {
     if (before == null && after == null) return [];
     if (before == null) return [formatValue(after)];
@@ -55,15 +60,15 @@ export function describeChange(before: unknown, after: unknown, label: (k: strin
         out.push(`${label("fields")}: ${Object.keys(av as Obj).length}`);
         continue;
       }
-      out.push(...describeChange(bv, av, label));
+      out.push(...describeChange(bv, av, label, value));
       continue;
     }
     if (isObj(av) && "tier" in av) {
       out.push(`${label(k)}: ${formatValue(isObj(bv) ? bv.tier : bv)} → ${formatValue(av.tier)}`.replace(/^(.*): — → /, "$1: "));
       continue;
     }
-    if (bv === undefined || bv === null) out.push(`${label(k)}: ${formatValue(av)}`);
-    else out.push(`${label(k)}: ${formatValue(bv)} → ${formatValue(av)}`);
+    if (bv === undefined || bv === null) out.push(`${label(k)}: ${value(k, av)}`);
+    else out.push(`${label(k)}: ${value(k, bv)} → ${value(k, av)}`);
   }
   return out;
 }

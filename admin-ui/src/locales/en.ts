@@ -42,6 +42,7 @@ const en: typeof zh = {
     why: "Why", respondBy: "Respond by", resolveBy: "Resolve by", pool: "Pool", offered: "Offered to",
     rank: "Rank", engineer: "Engineer", score: "Score", rejectedBy: "Rejected by", passed: "Passed",
     respondWithin: "Respond within", resolveWithin: "Resolve within", calendar: "Calendar", pauseStates: "Clock paused in", bypassQueue: "Bypass queue",
+    editCopy: "Copy into the form to try changes",
     noPool: "No pool matched", noTier: "No tier matched", chart: "Candidate scores",
   },
   board: {

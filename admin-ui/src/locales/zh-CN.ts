@@ -40,6 +40,7 @@ export default {
     why: "原因", respondBy: "响应期限", resolveBy: "解决期限", pool: "派单池", offered: "派给",
     rank: "排名", engineer: "工程师", score: "得分", rejectedBy: "被以下条件排除", passed: "通过",
     respondWithin: "响应时限", resolveWithin: "解决时限", calendar: "工作日历", pauseStates: "暂停计时的状态", bypassQueue: "跳过排队",
+    editCopy: "复制到手工填写，修改后再试",
     noPool: "没有匹配的派单池", noTier: "未匹配任何等级", chart: "候选人得分",
   },
   board: {

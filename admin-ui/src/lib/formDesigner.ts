@@ -107,6 +107,20 @@ export function toFields(state: DesignerField[]): FormField[] {
   });
 }
 
+/**
+ * The base fields of a stored form (as the platform has them, possibly with a line's own
+ * label or options, e.g. `category` as a select). The designer sends them back unchanged so
+ * saving a new version keeps them; the admin does not edit them on the canvas.
+ */
+export function baseFieldsOf(fields: FormField[]): FormField[] {
+  return fields.filter((f) => (RESERVED_KEYS as readonly string[]).includes(f.key));
+}
+
+/** What `PUT .../form` gets: the stored base fields unchanged, then the canvas. */
+export function formPayload(base: FormField[], state: DesignerField[]): FormField[] {
+  return [...base, ...toFields(state)];
+}
+
 /** Designer state from a stored form (base fields are left out: the platform adds them). */
 export function fromFields(fields: FormField[]): DesignerField[] {
   return fields

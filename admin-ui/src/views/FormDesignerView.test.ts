@@ -13,7 +13,7 @@ vi.mock("../api", async (orig) => {
     ...real,
     api: {
       ...real.api,
-      getForm: vi.fn(async () => ({ version: 1, fields: [] })),
+      getForm: vi.fn(async () => ({ version: 1, fields: [] as unknown[] })),
       fieldDictionary: vi.fn(async () => ({ customer_phone: ["客户电话", "联系电话", "手机号"], vibration_mm_s: ["振动值", "振动速度"] })),
       saveForm,
     },
@@ -94,6 +94,26 @@ describe("FormDesignerView", () => {
     await w.find('[data-test="save-form"]').trigger("click");
     await flushPromises();
     expect(saveForm).not.toHaveBeenCalled();
+    w.unmount();
+  });
+});
+
+describe("FormDesignerView with a stored form", () => {
+  it("keeps the stored base fields and conditions when saving a new version", async () => {
+    const { api } = await import("../api");
+    const stored = [
+      { key: "category", label: "类别", type: "select", required: true, options: ["设备维修", "保养"] },
+      { key: "title", label: "标题", type: "text", required: true },
+      { key: "fault_type", label: "故障类型", type: "select", required: false, options: ["电机异响", "漏油"] },
+      { key: "vibration", label: "振动", type: "number", required: false, when: { field: "fault_type", equals: "电机异响" } },
+    ];
+    vi.mocked(api.getForm).mockResolvedValueOnce({ version: 3, fields: stored as never });
+    saveForm.mockClear();
+    const w = await mountDesigner();
+    expect(w.findAll(".canvas-item").length).toBe(2);
+    await w.find('[data-test="save-form"]').trigger("click");
+    await flushPromises();
+    expect(saveForm.mock.calls[0][1]).toEqual(stored);
     w.unmount();
   });
 });

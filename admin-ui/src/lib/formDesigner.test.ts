@@ -151,3 +151,13 @@ describe("conditions", () => {
     expect(issues.get(s[5].uid)).toBeUndefined();
   });
 });
+
+describe("initial values", () => {
+  it("fills reported_at with now, with the offset", async () => {
+    const { initialValue, isoWithOffset } = await import("./formDesigner");
+    const v = initialValue({ key: "reported_at", label: "报修时间", type: "datetime", required: true }) as string;
+    expect(v).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}[+-]\d{2}:\d{2}$/);
+    expect(Math.abs(Date.parse(v) - Date.now())).toBeLessThan(5000);
+    expect(Date.parse(isoWithOffset(new Date("2026-11-25T02:00:00Z")))).toBe(Date.parse("2026-11-25T02:00:00Z"));
+  });
+});

@@ -317,8 +317,9 @@ export const FALLBACK_DICTIONARY: Record<string, string[]> = {
 };
 
 /** A value to start a preview or a hand-filled ticket with: the field's default, else empty. */
-export function initialValue(f: FormField): unknown {
+export function initialValue(f: FormField, now: Date = new Date()): unknown {
   if (f.default !== undefined) return f.default;
+  if (f.key === "reported_at") return isoWithOffset(now);
   switch (f.type) {
     case "bool": return false;
     case "multiselect": return [];
@@ -342,4 +343,12 @@ export function compactTicket(values: Record<string, unknown>): Record<string, u
     out[k] = v;
   }
   return out;
+}
+
+/** ISO 8601 to the second with the browser's offset: 2026-11-25T10:00:00+08:00. */
+export function isoWithOffset(d: Date): string {
+  const pad = (n: number) => String(Math.floor(Math.abs(n))).padStart(2, "0");
+  const off = -d.getTimezoneOffset();
+  const sign = off >= 0 ? "+" : "-";
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}${sign}${pad(off / 60)}:${pad(off % 60)}`;
 }

@@ -222,7 +222,7 @@ async function handle(req, res) {
   const m = (re) => re.exec(`${req.method} ${p}`);
   let g;
 
-  if (m(/^GET \/api\/me$/)) return send(res, 200, { name: "admin", role: "admin", may: [] });
+  if (m(/^GET \/api\/me$/)) return send(res, 200, { name: "admin", role: "admin", may: ["customers.read", "lines.read", "lines.write", "rules.activate", "rules.write", "tickets.assign", "tickets.create", "tickets.event", "tickets.move", "tickets.read", "tickets.update", "users.manage"] });
   if (m(/^GET \/api\/field-dictionary$/)) return send(res, 200, dictionary);
   if (m(/^GET \/api\/lines$/)) return send(res, 200, db.lines);
   if (m(/^POST \/api\/lines$/)) {
@@ -243,6 +243,17 @@ async function handle(req, res) {
   }
   if ((g = m(/^GET \/api\/lines\/([^/]+)\/states$/))) return send(res, 200, db.states[decodeURIComponent(g[1])] ?? { states: [] });
   if ((g = m(/^GET \/api\/lines\/([^/]+)\/rules$/))) return send(res, 200, (db.rules[decodeURIComponent(g[1])] ?? []).map(({ version, created_at, active }) => ({ version, created_at, active })));
+  if ((g = m(/^GET \/api\/lines\/([^/]+)\/rules\/compare$/))) {
+    const line = decodeURIComponent(g[1]);
+    const [a, b] = [Number(url.searchParams.get("a")), Number(url.searchParams.get("b"))];
+    const va = (db.rules[line] ?? []).find((r) => r.version === a);
+    const vb = (db.rules[line] ?? []).find((r) => r.version === b);
+    if (!va || !vb) return err(res, 404, "没有这个版本", "no such version");
+    const tickets = db.tickets.filter((t) => t.line === line);
+    const r = await bridge({ op: "compare", source_a: va.source, source_b: vb.source, tickets: tickets.map((t) => t.fields), schema: schemaOf(currentForm(line).fields), states: stateKeys(line) });
+    const changes = tickets.map((t, i) => ({ number: t.number, tier_a: r.a?.[i] ?? null, tier_b: r.b?.[i] ?? null })).filter((c) => c.tier_a !== c.tier_b);
+    return send(res, 200, { line, a, b, diff: "", replayed: tickets.length, tier_changes: changes });
+  }
   if ((g = m(/^GET \/api\/lines\/([^/]+)\/rules\/(\d+)$/))) {
     const v = (db.rules[decodeURIComponent(g[1])] ?? []).find((r) => r.version === Number(g[2]));
     return v ? send(res, 200, { version: v.version, source: v.source }) : err(res, 404, "没有这个版本", "no such version");

@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 # The demo: the repair line on SQLite at http://127.0.0.1:8000, with an admin token printed.
-run: setup
+run: setup ui
 	GONGDAN_DATABASE_URL=$${GONGDAN_DATABASE_URL:-sqlite:///./gongdan.db} $(BIN)/gongdan demo load
 	GONGDAN_DATABASE_URL=$${GONGDAN_DATABASE_URL:-sqlite:///./gongdan.db} $(BIN)/gongdan serve --host 127.0.0.1 --port 8000
 
@@ -24,7 +24,7 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-test: setup lint
+test: setup lint ui-test
 	bash .ci/ensure-postgres
 	$(BIN)/pytest
 

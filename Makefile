@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench lint typecheck setup clean
+.PHONY: run test bench lint typecheck setup clean ui ui-test
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 # The demo: the repair line on SQLite at http://127.0.0.1:8000, with an admin token printed.
-run: setup
+run: setup ui
 	GONGDAN_DATABASE_URL=$${GONGDAN_DATABASE_URL:-sqlite:///./gongdan.db} $(BIN)/gongdan demo load
 	GONGDAN_DATABASE_URL=$${GONGDAN_DATABASE_URL:-sqlite:///./gongdan.db} $(BIN)/gongdan serve --host 127.0.0.1 --port 8000
 
@@ -24,12 +24,28 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-test: setup lint
+test: setup lint ui-test
 	bash .ci/ensure-postgres
 	$(BIN)/pytest
 
 bench: setup
 	$(BIN)/python benchmarks/run.py
+
+# The admin UI (admin-ui/): rebuilt only when its lock file or sources change.
+UI_STAMP := admin-ui/dist/.gongdan-built
+UI_SOURCES := $(shell find admin-ui/src admin-ui/public -type f 2>/dev/null) \
+	admin-ui/index.html admin-ui/vite.config.ts admin-ui/tsconfig.json admin-ui/tsconfig.app.json \
+	admin-ui/package.json admin-ui/package-lock.json
+
+$(UI_STAMP): $(UI_SOURCES)
+	cd admin-ui && npm ci --no-audit --no-fund && npm run build
+	touch $(UI_STAMP)
+
+ui: $(UI_STAMP)
+
+ui-test: $(UI_STAMP)
+	test -d admin-ui/node_modules || (cd admin-ui && npm ci --no-audit --no-fund)
+	cd admin-ui && npm test -- --run
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
-from litestar import Litestar, get
+from litestar import Litestar, MediaType, Response, get
 from litestar.datastructures import State
 from litestar.logging.config import LoggingConfig
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
+from litestar.params import FromPath
+from litestar.response import File
 
 from gongdan import __version__
 from gongdan.auth import TokenAuthMiddleware
@@ -20,6 +23,42 @@ from gongdan.domain.users.controllers import UsersController
 from gongdan.errors import exception_handlers
 from gongdan.settings import Settings
 from gongdan.store.engine import Database
+
+
+def admin_ui_dir(settings: Settings) -> Path:
+    """Where the admin UI's build is (see `GONGDAN_ADMIN_UI_DIR`)."""
+    if settings.admin_ui_dir:
+        return Path(settings.admin_ui_dir)
+    return Path(__file__).resolve().parents[2] / "admin-ui" / "dist"
+
+
+def admin_ui_handlers(settings: Settings) -> list[Any]:
+    """`/admin`: the built single-page app (deep links fall back to its index.html), or a
+    page that says how to build it."""
+    folder = admin_ui_dir(settings).resolve()
+
+    @get("/admin", include_in_schema=False)
+    async def admin_ui_root() -> File | Response[str]:
+        return serve("")
+
+    @get("/admin/{path:path}", include_in_schema=False)
+    async def admin_ui(path: FromPath[str]) -> File | Response[str]:
+        return serve(path)
+
+    def serve(path: str) -> File | Response[str]:
+        index = folder / "index.html"
+        if not index.is_file():
+            return Response(
+                "<p>管理界面尚未构建：请运行 <code>make ui</code>。</p>"
+                "<p>The admin UI is not built yet: run <code>make ui</code>.</p>",
+                status_code=503, media_type=MediaType.HTML,
+            )
+        target = (folder / path.lstrip("/")).resolve()
+        if path.strip("/") and target.is_file() and folder in target.parents:
+            return File(target, content_disposition_type="inline")
+        return File(index, content_disposition_type="inline", media_type=MediaType.HTML)
+
+    return [admin_ui_root, admin_ui]
 
 
 @get("/health", tags=["meta"])
@@ -48,10 +87,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     return Litestar(
         route_handlers=[health, LinesController, TicketsController, UsersController,
-                        get_field_dictionary],
+                        get_field_dictionary, *admin_ui_handlers(settings)],
         lifespan=[lifespan],
         state=State({"db": db, "settings": settings}),
-        middleware=[DefineMiddleware(Auth, exclude=["^/schema", "^/health$"])],
+        middleware=[DefineMiddleware(Auth, exclude=["^/schema", "^/health$", "^/admin"])],
         exception_handlers=exception_handlers(),
         openapi_config=OpenAPIConfig(title="gongdan (工单)", version=__version__,
                                      path="/schema"),

@@ -18,10 +18,10 @@ def main() -> None:
 
 
 main.add_command(rules)
-for _command in (serve, db, token, demo):
-    main.add_command(_command)
 main.add_command(simulate)
 main.add_command(plugins)
+for _command in (serve, db, token, demo):
+    main.add_command(_command)
 
 
 def iter_commands(

@@ -340,16 +340,40 @@ class _RedactingFilter(logging.Filter):
 _FILTER = _RedactingFilter()
 
 
+_REDACTED_TREES: set[str] = set()
+_FACTORY_LOCK = threading.Lock()
+_factory_installed = False
+
+
 def install_log_redaction(loggers: Iterable[str] = ("httpx", "httpcore", "gongdan")) -> None:
-    """Scrub secrets from these loggers' records (idempotent; the plugin manager calls it).
+    """Scrub secrets from the records of these loggers and all their children (idempotent;
+    the plugin manager calls it).
 
     httpx logs every request URL at INFO, and WeCom's robot key, DingTalk's
-    ``access_token`` and Aliyun's signature travel in the URL.
+    ``access_token`` and Aliyun's signature travel in the URL. A logger's own filters do not
+    see records from its children (``gongdan.x``), so the scrubbing happens when a record is
+    created, through the log-record factory.
     """
-    for name in loggers:
-        logger = logging.getLogger(name)
-        if _FILTER not in logger.filters:
-            logger.addFilter(_FILTER)
+    global _factory_installed
+    with _FACTORY_LOCK:
+        for name in loggers:
+            _REDACTED_TREES.add(name)
+            logger = logging.getLogger(name)
+            if _FILTER not in logger.filters:
+                logger.addFilter(_FILTER)
+        if _factory_installed:
+            return
+        previous = logging.getLogRecordFactory()
+
+        def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+            record = previous(*args, **kwargs)
+            root = record.name.split(".", 1)[0]
+            if root in _REDACTED_TREES or record.name in _REDACTED_TREES:
+                _FILTER.filter(record)
+            return record
+
+        logging.setLogRecordFactory(factory)
+        _factory_installed = True
 
 
 # ---------------------------------------------------------------------------

@@ -51,7 +51,18 @@ class Settings:
         "令牌缓存秒数 / seconds a verified API token is cached in a process; a revoked "
         "token stops working after at most this long (0 disables the cache).",
     )
-    log_level: str = setting("info", "服务日志级别 / the server's (uvicorn) log level: debug, info, warning, error.")
+    admin_ui_dir: str = setting(
+        "",
+        "管理界面构建目录 / folder of the admin UI build served at `/admin` "
+        "(empty: the repository's `admin-ui/dist`, built by `make run` and `make test`).",
+    )
+    templates_dir: str = setting(
+        "",
+        "消息模板覆盖目录 / folder of `<name>.j2` files that override message templates (empty: none).",
+    )
+    log_level: str = setting(
+        "info", "服务日志级别 / the server's (uvicorn) log level: debug, info, warning, error."
+    )
     debug: bool = setting(False, "调试模式 / debug mode: tracebacks in 500 responses.")
 
     @classmethod

@@ -134,3 +134,30 @@ async def test_rules_are_checked_against_the_line_states(api: Api) -> None:
     assert r.status_code == 422, r.text
     assert any("修理中" in d["message_zh"] or "修理中" in d["message_en"]
                for d in r.json()["data"]["diagnostics"])
+
+
+async def test_check_stores_nothing(api: Api) -> None:
+    await make_repair_line(api)
+    r = await api.post("/api/lines/repair/rules/check", {"source": repair_rules_source()})
+    assert r.status_code == 200 and r.json()["ok"] is True
+    bad = repair_rules_source().replace("fault_code in", "fault_cod in")
+    r = await api.post("/api/lines/repair/rules/check", {"source": bad})
+    assert r.status_code == 200 and r.json()["ok"] is False
+    assert any(d["severity"] == "error" for d in r.json()["diagnostics"])
+    assert (await api.get("/api/lines/repair/rules")).json() == []
+
+
+async def test_dry_run(api: Api) -> None:
+    await active_repair_line(api)
+    for name, skills in (("wang", {"液压": 5}), ("li", {"液压": 1})):
+        await api.as_(name, "engineer", {"skills": skills, "max_load": 5, "on_shift": True,
+                                         "location": {"lat": 31.2304, "lon": 121.4737}})
+    r = await api.post("/api/lines/repair/dry-run",
+                       {"ticket": demo_ticket(1, description="注塑机停机")})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["sla"]["tier"] == "P0" and body["sla"]["respond_within"] == 1800
+    assert body["route"]["pool"] == "现场维修"
+    assert body["route"]["offered"] == ["wang"]
+    assert {c["name"] for c in body["route"]["candidates"]} == {"wang", "li"}
+    assert (await api.get("/api/tickets")).json()["items"] == []

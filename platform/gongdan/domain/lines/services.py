@@ -159,6 +159,21 @@ async def upload_rules(db: Database, key: str, source: str, actor: str) -> dict[
     return {"version": version, "name": getattr(rs, "name", ""), "diagnostics": diags}
 
 
+async def check_rules(key: str, source: str) -> dict[str, Any]:
+    """Check `source` as an upload would, storing nothing: every diagnostic."""
+    line = await get_line(key)
+    form = await get_form(key) if line["form_version"] else None
+    rs, diags = rules_runtime.compile_source(source, form["schema"] if form else None,
+                                             f"{key}.rules", _state_keys(line), strict=True)
+    if rs is not None and getattr(rs, "line", key) != key:
+        diags = [*diags, {"code": "E-LINE", "severity": "error", "line": 1, "column": 1,
+                          "end_line": 1, "end_column": 2, "suggestion": None,
+                          "message_zh": f"规则文件声明的业务线是 {rs.line}，而不是 {key}",
+                          "message_en": f"the ruleset is for line {rs.line}, not {key}"}]
+    ok = not any(d.get("severity") == "error" for d in diags)
+    return {"ok": ok, "diagnostics": diags}
+
+
 async def get_rules(key: str, version: int) -> dict[str, Any]:
     """One ruleset version, or 404."""
     rows = (

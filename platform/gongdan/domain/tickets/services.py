@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from gongdan import rules_runtime
 from gongdan.auth import OWN_TICKETS_ONLY
 from gongdan.domain.lines import services as lines
-from gongdan.domain.lines.forms import canonicalize, field_errors, search_text, validator_for
+from gongdan.domain.lines.forms import apply_defaults, canonicalize, field_errors, search_text, validator_for
 from gongdan.domain.lines.states import StateMachine, machine_from_json
 from gongdan.domain.tickets.deadlines import deadline
 from gongdan.domain.users.services import CurrentUser
@@ -261,6 +261,8 @@ async def create_ticket(
     if ctx.machine is None:
         raise conflict(f"业务线 {line_key} 还没有状态机", f"line {line_key} has no states yet")
     values = canonicalize(body)
+    if ctx.form is not None:
+        values = apply_defaults(ctx.form["fields"], values)
     _validate(ctx, values)
     state = ctx.machine.initial
     rs = ctx.rules
@@ -623,3 +625,59 @@ async def timeline(settings: Settings, ticket_id: int, user: CurrentUser) -> dic
             for e in events
         ],
     }
+
+
+async def _engineers(line_key: str) -> list[dict[str, Any]]:
+    """Engineers as the rules' `route` sees them: profile attributes, current load."""
+    from gongdan.store.tables import GdUser
+
+    users = await GdUser.select().where(
+        (GdUser.role == "engineer") & (GdUser.active == True)  # noqa: E712 - Piccolo column
+    ).output(load_json=True)
+    loads = await GdTicket.raw(
+        "SELECT assignee, COUNT(*) AS n FROM gd_ticket WHERE line_key = {} AND assignee IS NOT "
+        "NULL GROUP BY assignee", line_key,
+    )
+    load = {r["assignee"]: int(r["n"]) for r in loads}
+    out = []
+    for u in users:
+        profile = dict(u["profile"] or {})
+        out.append({
+            "skills": {}, "max_load": 5, "on_shift": True, "team": None, "location": None,
+            **profile, "id": u["name"], "name": u["display_name"] or u["name"],
+            "load": load.get(u["name"], 0), "recent_assignments": [],
+        })
+    return out
+
+
+async def dry_run(settings: Settings, line_key: str, body: dict[str, Any]) -> dict[str, Any]:
+    """What the active ruleset would do with a ticket: its SLA and its routing. Nothing is
+    stored and no offer is sent. The fields are not validated (drafts are welcome)."""
+    ctx = await _context(line_key)
+    rs = ctx.rules
+    if rs is None:
+        raise conflict(f"业务线 {line_key} 没有生效的规则", f"line {line_key} has no active ruleset")
+    values = canonicalize(body)
+    if ctx.form is not None:
+        values = apply_defaults(ctx.form["fields"], values)
+    state = ctx.machine.initial if ctx.machine else None
+    ticket = rules_runtime.rules_ticket(values, state or "", {})
+    decision = rs.classify(ticket)
+    sla = None
+    now = now_utc()
+    if decision is not None:
+        tz = ZoneInfo(settings.timezone)
+        sla = decision.to_dict()
+        sla["respond_by"] = iso(deadline(now, decision.respond_within, decision.calendar), tz)
+        sla["resolve_by"] = iso(deadline(now, decision.resolve_within, decision.calendar), tz)
+        ticket["sla"] = {"tier": decision.tier}
+    route = None
+    if hasattr(rs, "route"):
+        engineers = await _engineers(line_key)
+        names = {e["id"]: e["name"] for e in engineers}
+        decided = rs.route(ticket, engineers, now)
+        if decided is not None and getattr(decided, "pool", None) is not None:
+            route = decided.to_dict()
+            for c in route["candidates"]:
+                c["name"] = names.get(c["engineer_id"])
+    return {"sla": sla, "route": route}

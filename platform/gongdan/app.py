@@ -19,6 +19,7 @@ from gongdan import __version__
 from gongdan.auth import TokenAuthMiddleware
 from gongdan.domain.lines.controllers import LinesController, get_field_dictionary
 from gongdan.domain.tickets.controllers import TicketsController
+from gongdan.domain.tickets.services import clear_caches
 from gongdan.domain.users.controllers import UsersController
 from gongdan.errors import exception_handlers
 from gongdan.settings import Settings
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         # the PostgreSQL pool belongs to this event loop, so it is made here
+        clear_caches()  # caches are per database; this process may have used another
         await db.open(migrate=settings.auto_migrate)
         try:
             yield

@@ -16,6 +16,9 @@ def _run(settings: Settings, work: Callable[[Any], Awaitable[Any]]) -> Any:
     from gongdan.store.engine import Database
 
     async def main() -> Any:
+        from gongdan.domain.tickets.services import clear_caches
+
+        clear_caches()
         db = Database(settings)
         await db.open(migrate=True)
         try:

@@ -29,6 +29,12 @@ def _rules() -> Any:
     return gongdan_rules
 
 
+def clear_cache() -> None:
+    """Forget compiled rulesets (a process switching databases must call this)."""
+    with _LOCK:
+        _CACHE.clear()
+
+
 def available() -> bool:
     """True when `gongdan_rules` can be imported."""
     try:

@@ -161,3 +161,13 @@ async def test_dry_run(api: Api) -> None:
     assert body["route"]["offered"] == ["wang"]
     assert {c["name"] for c in body["route"]["candidates"]} == {"wang", "li"}
     assert (await api.get("/api/tickets")).json()["items"] == []
+
+
+async def test_caches_do_not_leak_between_databases(api: Api) -> None:
+    # another test's database had a different repair ruleset v1; this one has none, then its own
+    await make_repair_line(api)
+    source = repair_rules_source().replace('"停机", ', "")
+    assert (await api.put("/api/lines/repair/rules", {"source": source})).status_code == 201
+    assert (await api.post("/api/lines/repair/rules/1/activate")).status_code == 200
+    r = await api.post("/api/lines/repair/tickets", demo_ticket(1, description="停机"))
+    assert r.json()["sla"]["tier"] == "P2"

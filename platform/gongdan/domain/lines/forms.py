@@ -378,6 +378,11 @@ _VALIDATORS: OrderedDict[tuple[str, int], Draft202012Validator] = OrderedDict()
 _MAX_CACHED = 256
 
 
+def clear_cache() -> None:
+    """Forget compiled validators (a process switching databases must call this)."""
+    _VALIDATORS.clear()
+
+
 def validator_for(line_key: str, version: int, schema: dict[str, Any]) -> Draft202012Validator:
     """The validator of one form version, compiled once and cached (versions never change)."""
     key = (line_key, version)

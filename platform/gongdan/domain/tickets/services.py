@@ -110,6 +110,18 @@ def _compiled(line: str, version: int, form: dict[str, Any] | None) -> Any:
 _FORMS: dict[tuple[str, int], dict[str, Any]] = {}
 
 
+def clear_caches() -> None:
+    """Forget every per-(line, version) cache: forms, validators, rules sources, compiled
+    rulesets. Versions never change within one database, so the caches are only ever
+    wrong when a process opens another database (tests do; `create_app` calls this)."""
+    from gongdan.domain.lines import forms
+
+    _FORMS.clear()
+    _RULES_SOURCES.clear()
+    forms.clear_cache()
+    rules_runtime.clear_cache()
+
+
 async def _context(line_key: str, form_version: int | None = None) -> LineContext:
     line = await lines.get_line(line_key)
     version = form_version or int(line["form_version"])

@@ -25,6 +25,8 @@ def test_db_upgrade_is_idempotent_and_tokens_are_made(db_url: str) -> None:
     made = gongdan(db_url, "token", "create", "--user", "ops", "--role", "dispatcher")
     assert made.returncode == 0, made.stderr
     assert made.stdout.strip().startswith("gd_") and len(made.stdout.strip()) > 40
+    revoked = gongdan(db_url, "token", "revoke", "--user", "ops")
+    assert revoked.returncode == 0 and "revoked 1" in revoked.stdout
     bad = gongdan(db_url, "token", "create", "--user", "x", "--role", "king")
     assert bad.returncode != 0
     assert "角色" in bad.stderr and "unknown role" in bad.stderr

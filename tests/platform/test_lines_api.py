@@ -143,3 +143,12 @@ async def test_defaults_and_validation(api: Api) -> None:
     ]})
     assert r.status_code == 422
     assert [e["key"] for e in r.json()["extra"]] == ["fields.1.validation", "fields.0.default"]
+
+
+async def test_revoked_tokens_stop_working(api: Api) -> None:
+    viewer = await api.as_("vic", "viewer")
+    assert (await viewer.get("/api/me")).status_code == 200
+    r = await api.post("/api/users/vic/tokens/revoke")
+    assert r.status_code == 200 and r.json()["revoked"] == 1
+    assert (await viewer.get("/api/me")).status_code == 401  # the test app caches nothing
+    assert (await api.post("/api/users/nobody/tokens/revoke")).status_code == 404

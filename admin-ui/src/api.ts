@@ -214,7 +214,7 @@ export const api = {
   listLines: async () => unwrap<Line>(await request("GET", "/api/lines"), "lines"),
   createLine: (key: string, name: string) => request<Line>("POST", "/api/lines", { key, name }),
 
-  getStates: (line: string) => request<{ initial?: string; states: { key: string; label?: string; category?: string }[] }>("GET", `/api/lines/${enc(line)}/states`),
+  getStates: (line: string) => request<{ initial?: string; states: { key: string; label?: string; category?: string }[] } | null>("GET", `/api/lines/${enc(line)}/states`),
   getForm: (line: string) => request<FormDoc>("GET", `/api/lines/${enc(line)}/form`),
   saveForm: (line: string, fields: FormField[]) => request<FormDoc>("PUT", `/api/lines/${enc(line)}/form`, { fields }),
   fieldDictionary: () => request<Record<string, string[]>>("GET", "/api/field-dictionary"),

@@ -214,7 +214,7 @@ export const api = {
   listLines: async () => unwrap<Line>(await request("GET", "/api/lines"), "lines"),
   createLine: (key: string, name: string) => request<Line>("POST", "/api/lines", { key, name }),
 
-  getStates: (line: string) => request<{ initial?: string; states: { key: string; label?: string; category?: string }[] } | null>("GET", `/api/lines/${enc(line)}/states`),
+  getStates: (line: string) => request<{ initial?: string; states: { key: string; label?: string; category?: string }[]; transitions?: [string, string][] } | null>("GET", `/api/lines/${enc(line)}/states`),
   getForm: (line: string) => request<FormDoc>("GET", `/api/lines/${enc(line)}/form`),
   saveForm: (line: string, fields: FormField[]) => request<FormDoc>("PUT", `/api/lines/${enc(line)}/form`, { fields }),
   fieldDictionary: () => request<Record<string, string[]>>("GET", "/api/field-dictionary"),
@@ -231,6 +231,7 @@ export const api = {
   listTickets: async (f: { line?: string; state?: string; tier?: string; assignee?: string; q?: string }) =>
     unwrap<Ticket>(await request("GET", `/api/tickets${qs(f)}`), "tickets"),
   getTicket: (id: string | number) => request<Ticket>("GET", `/api/tickets/${enc(id)}`),
+  moveTicket: (id: string | number, to: string, version: number) => request<Ticket>("POST", `/api/tickets/${enc(String(id))}/move`, { to, version }),
   timeline: async (id: string | number) => unwrap<TimelineEvent>(await request("GET", `/api/tickets/${enc(id)}/timeline`), "events"),
   dispatch: async (id: string | number) => unwrap<RouteDecision>(await request("GET", `/api/tickets/${enc(id)}/dispatch`), "decisions"),
 

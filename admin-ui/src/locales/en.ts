@@ -51,6 +51,7 @@ const en: typeof zh = {
     filters: "Filters", tier: "Tier", assignee: "Assignee", overdue: "Overdue only", q: "Text", noTickets: "No tickets",
     detail: "Ticket", timeline: "Timeline", dispatch: "Dispatch", fields: "Fields", state: "State",
     respondBy: "Respond by", resolveBy: "Resolve by", newTicket: "New ticket", unassigned: "Unassigned",
+    moveTo: "Move to…", move: "Move", moved: "Moved to {state}",
     overdueTag: "Overdue", created: "Ticket {number} created",
   },
   engineers: {

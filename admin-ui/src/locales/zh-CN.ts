@@ -49,6 +49,7 @@ export default {
     filters: "筛选", tier: "等级", assignee: "处理人", overdue: "仅超时", q: "关键词", noTickets: "暂无工单",
     detail: "工单详情", timeline: "时间线", dispatch: "派单说明", fields: "字段", state: "状态",
     respondBy: "响应期限", resolveBy: "解决期限", newTicket: "新建工单", unassigned: "未分配",
+    moveTo: "移动到…", move: "移动", moved: "已移动到 {state}",
     overdueTag: "已超时", created: "工单 {number} 已创建",
   },
   engineers: {

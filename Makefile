@@ -45,7 +45,7 @@ $(UI_STAMP): $(UI_DEPS) $(UI_SOURCES)
 
 ui: $(UI_STAMP)
 
-ui-test: $(UI_DEPS)
+ui-test: $(UI_STAMP)
 	cd admin-ui && npm test -- --run
 
 clean:

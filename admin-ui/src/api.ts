@@ -74,6 +74,8 @@ export interface RouteDecision {
   offered: string[];
   candidates: Candidate[];
   created_at?: string;
+  /** The decision in words (gongdan_rules.explain.summary), when the server sends it. */
+  summary?: { zh: string; en: string } | string | null;
 }
 
 export interface Ticket {

@@ -45,6 +45,7 @@ const en: typeof zh = {
     rank: "Rank", engineer: "Engineer", score: "Score", rejectedBy: "Rejected by", passed: "Passed",
     respondWithin: "Respond within", resolveWithin: "Resolve within", calendar: "Calendar", pauseStates: "Clock paused in", bypassQueue: "Bypass queue",
     editCopy: "Copy into the form to try changes",
+    whyQ1: "Why is", whyQ2: "ahead of", whyQ3: "?",
     noPool: "No pool matched", noTier: "No tier matched", chart: "Candidate scores",
   },
   board: {

@@ -43,6 +43,7 @@ export default {
     rank: "排名", engineer: "工程师", score: "得分", rejectedBy: "被以下条件排除", passed: "通过",
     respondWithin: "响应时限", resolveWithin: "解决时限", calendar: "工作日历", pauseStates: "暂停计时的状态", bypassQueue: "跳过排队",
     editCopy: "复制到手工填写，修改后再试",
+    whyQ1: "为什么是", whyQ2: "排在", whyQ3: "前面？",
     noPool: "没有匹配的派单池", noTier: "未匹配任何等级", chart: "候选人得分",
   },
   board: {

@@ -59,6 +59,7 @@ const en: typeof zh = {
     name: "Name", id: "ID", team: "Team", skills: "Skills (level)", load: "Load/limit", onShift: "On shift",
     region: "Region", phone: "Phone", import: "Import CSV/Excel", imported: "Imported {n}", edit: "Edit engineer",
     add: "Add engineer", skillName: "Skill", level: "Level", addSkill: "Add skill", maxLoad: "Load limit",
+    template: "Download a template",
     importErrors: "These rows have errors; nothing was imported",
   },
 };

@@ -57,6 +57,7 @@ export default {
     name: "姓名", id: "编号", team: "班组", skills: "技能（等级）", load: "负载/上限", onShift: "在班",
     region: "区域", phone: "电话", import: "导入 CSV/Excel", imported: "已导入 {n} 人", edit: "编辑工程师",
     add: "新增工程师", skillName: "技能", level: "等级", addSkill: "添加技能", maxLoad: "负载上限",
+    template: "下载导入模板",
     importErrors: "以下行有错误，未导入任何数据",
   },
 };

@@ -26,7 +26,7 @@ const en: typeof zh = {
     when: "Show when", whenAlways: "Always shown", whenIs: "is (any of)", whenHint: "The field is shown, and required, only when the condition holds",
     validation: "Validation", min: "Min", max: "Max", minLength: "Min length", maxLength: "Max length", pattern: "Pattern",
     saveVersion: "Save as new version", savedVersion: "Saved as version {version}", fixErrors: "Fix the {n} problem(s) in red first",
-    baseFields: "Base fields (added by the platform)", fieldCount: "{n} fields", remove: "Remove", duplicate: "Duplicate",
+    baseFields: "Base fields (added by the platform)", fieldCount: "{n} fields", up: "Move up", down: "Move down", remove: "Remove", duplicate: "Duplicate",
     previewTitle: "The form as customers and agents see it", json: "Fields JSON",
   },
   rules: {

@@ -24,7 +24,7 @@ export default {
     when: "显示条件", whenAlways: "始终显示", whenIs: "取值为（任一）", whenHint: "条件成立时才显示该字段，必填也只在显示时生效",
     validation: "校验", min: "最小值", max: "最大值", minLength: "最小长度", maxLength: "最大长度", pattern: "正则",
     saveVersion: "保存为新版本", savedVersion: "已保存为第 {version} 版", fixErrors: "请先修正标红的 {n} 个问题",
-    baseFields: "基础字段（平台自动添加）", fieldCount: "{n} 个字段", remove: "移除", duplicate: "复制",
+    baseFields: "基础字段（平台自动添加）", fieldCount: "{n} 个字段", up: "上移", down: "下移", remove: "移除", duplicate: "复制",
     previewTitle: "客户/坐席看到的表单", json: "字段 JSON",
   },
   rules: {

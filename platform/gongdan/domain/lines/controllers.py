@@ -35,16 +35,16 @@ class RulesIn(msgspec.Struct, kw_only=True):
     source: str
 
 
-class DryRunIn(msgspec.Struct, kw_only=True):
-    """A ticket to try the active ruleset on."""
-
-    ticket: dict[str, Any]
-
-
 def _line(row: dict[str, Any]) -> dict[str, Any]:
     return {"key": row["key"], "name": row["name"], "prefix": row["prefix"],
             "form_version": row["form_version"] or None, "rules_version": row["rules_version"],
             "states": row["states"]}
+
+
+class DryRunIn(msgspec.Struct, kw_only=True):
+    """A ticket as the form would send it (`state` optional)."""
+
+    ticket: dict[str, Any]
 
 
 class LinesController(Controller):
@@ -102,16 +102,13 @@ class LinesController(Controller):
 
     @post("/{line:str}/rules/check", guards=[allowed("rules.write")], status_code=200)
     async def check_rules(self, line: FromPath[str], data: JSONBody[RulesIn]) -> dict:
-        """Check a source against the line's form and states; nothing is stored."""
+        """Every diagnostic of a source against the line's form and states; nothing is stored."""
         return await services.check_rules(line, data.source)
 
     @post("/{line:str}/dry-run", guards=[allowed("rules.write")], status_code=200)
-    async def dry_run(self, request: Request[Any, Any, Any], line: FromPath[str],
-                      data: JSONBody[DryRunIn]) -> dict:
-        """The active ruleset's SLA and routing for a ticket; nothing stored or sent."""
-        from gongdan.domain.tickets.services import dry_run
-
-        return await dry_run(request.app.state.settings, line, data.ticket)
+    async def dry_run(self, line: FromPath[str], data: JSONBody[DryRunIn]) -> dict:
+        """The active rules' SLA tier and routing for a ticket; nothing stored, no offers sent."""
+        return await services.dry_run(line, data.ticket)
 
     @get("/{line:str}/rules", guards=[allowed("lines.read")])
     async def list_rules(self, line: FromPath[str]) -> list[dict]:

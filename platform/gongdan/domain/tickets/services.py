@@ -639,7 +639,7 @@ async def timeline(settings: Settings, ticket_id: int, user: CurrentUser) -> dic
     }
 
 
-async def _engineers(line_key: str) -> list[dict[str, Any]]:
+async def engineers_for_routing(line_key: str) -> list[dict[str, Any]]:
     """Engineers as the rules' `route` sees them: profile attributes, current load."""
     from gongdan.store.tables import GdUser
 
@@ -661,35 +661,3 @@ async def _engineers(line_key: str) -> list[dict[str, Any]]:
         })
     return out
 
-
-async def dry_run(settings: Settings, line_key: str, body: dict[str, Any]) -> dict[str, Any]:
-    """What the active ruleset would do with a ticket: its SLA and its routing. Nothing is
-    stored and no offer is sent. The fields are not validated (drafts are welcome)."""
-    ctx = await _context(line_key)
-    rs = ctx.rules
-    if rs is None:
-        raise conflict(f"业务线 {line_key} 没有生效的规则", f"line {line_key} has no active ruleset")
-    values = canonicalize(body)
-    if ctx.form is not None:
-        values = apply_defaults(ctx.form["fields"], values)
-    state = ctx.machine.initial if ctx.machine else None
-    ticket = rules_runtime.rules_ticket(values, state or "", {})
-    decision = rs.classify(ticket)
-    sla = None
-    now = now_utc()
-    if decision is not None:
-        tz = ZoneInfo(settings.timezone)
-        sla = decision.to_dict()
-        sla["respond_by"] = iso(deadline(now, decision.respond_within, decision.calendar), tz)
-        sla["resolve_by"] = iso(deadline(now, decision.resolve_within, decision.calendar), tz)
-        ticket["sla"] = {"tier": decision.tier}
-    route = None
-    if hasattr(rs, "route"):
-        engineers = await _engineers(line_key)
-        names = {e["id"]: e["name"] for e in engineers}
-        decided = rs.route(ticket, engineers, now)
-        if decided is not None and getattr(decided, "pool", None) is not None:
-            route = decided.to_dict()
-            for c in route["candidates"]:
-                c["name"] = names.get(c["engineer_id"])
-    return {"sla": sla, "route": route}

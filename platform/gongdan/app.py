@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from litestar import Litestar, MediaType, Response, get
 from litestar.datastructures import State
@@ -71,6 +72,7 @@ async def health() -> dict:
 def create_app(settings: Settings | None = None) -> Litestar:
     """The app for `settings` (default: read from `GONGDAN_*` environment variables)."""
     settings = settings or Settings.from_env()
+    ZoneInfo(settings.timezone)  # a misspelt GONGDAN_TIMEZONE fails at start, not per request
     db = Database(settings)
 
     @asynccontextmanager

@@ -31,6 +31,8 @@ CHANNELS = (*CLIENT_CHANNELS, "rule", "timer")
 ATTACHMENT_EVENTS = {"photo", "video", "attachment", "file"}
 SIGNATURE_EVENTS = {"customer_signature", "signature", "customer_signed"}
 ROOT_CAUSE_EVENTS = {"root_cause", "root_cause_recorded"}
+# Written by the platform itself; a client may not post these as events.
+PLATFORM_EVENTS = {"created", "fields_changed", "sla_changed", "assigned", "state_changed"}
 _JSON_COLUMNS = ("fields", "facts", "sla", "before", "after", "data")
 
 
@@ -549,6 +551,10 @@ async def post_event(
         raise invalid("事件类型无效", "invalid event type",
                       [FieldError(key="type", message_zh="事件类型必填，字母数字下划线",
                                   message_en="required: letters, digits and _")])
+    if etype in PLATFORM_EVENTS:
+        raise invalid(f"事件类型 {etype} 由平台记录，不能提交", f"event type {etype} is the platform's own",
+                      [FieldError(key="type", message_zh="保留的事件类型",
+                                  message_en="reserved event type")])
     channel = check_channel(str(body.get("channel", "api")))
     data = {k: v for k, v in body.items() if k not in ("type", "channel")}
     async with db.transaction():

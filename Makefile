@@ -29,6 +29,7 @@ test: setup lint ui-test
 	$(BIN)/pytest
 
 bench: setup
+	bash .ci/ensure-postgres
 	$(BIN)/python benchmarks/run.py
 
 # The admin UI (admin-ui/): dependencies reinstalled (npm ci) only when the lock file

@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--concurrency", type=int, default=16)
     p.add_argument("--url", help="benchmark a server you started (needs --token)")
     p.add_argument("--token")
-    args = p.parse_args(argv)
+    args, _ = p.parse_known_args(argv)  # run.py calls main() with its own argv
     print(f"bench_http_create: POST /api/lines/repair/tickets, {args.requests} requests, "
           f"{args.concurrency} in flight")
     if args.url:

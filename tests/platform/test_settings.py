@@ -53,3 +53,22 @@ def test_bad_timezone_fails_at_start() -> None:
 
     with pytest.raises(ZoneInfoNotFoundError):
         create_app(Settings(timezone="Asia/Shanghia"))
+
+
+async def test_nested_sqlite_write_transactions_do_not_deadlock(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    from gongdan.store.engine import Database
+    from gongdan.store.tables import GdCounter
+
+    db = Database(Settings(database_url=f"sqlite:///{tmp_path}/n.db"))
+    await db.open(migrate=True)
+    try:
+        async def nested() -> None:
+            async with db.transaction(), db.transaction():
+                await GdCounter.insert(GdCounter(key="k", last=1))
+
+        await asyncio.wait_for(nested(), 10)
+        assert await GdCounter.count() == 1
+    finally:
+        await db.close()

@@ -226,6 +226,11 @@ class Database:
                 ) as tx:
                     yield tx
                 return
+            if self.engine.current_transaction.get() is not None:
+                # nested: Piccolo joins the outer transaction, which holds the lock already
+                async with self.engine.transaction() as tx:
+                    yield tx
+                return
             if self._write_lock is None:
                 self._write_lock = asyncio.Lock()
             async with self._write_lock, self.engine.transaction(

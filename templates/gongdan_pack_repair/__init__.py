@@ -62,7 +62,7 @@ EVENTS = [e.name for e in EVENT_TYPES]
 
 MESSAGE_TEMPLATES = {
     "派单通知": "【工单 {{ ticket.number }}】{{ ticket.title }}\n地点：{{ ticket.site_address or ticket.region }}"
-                "\n请在 {{ ticket.sla.respond_by or '规定时间' }} 前接单：{{ link }}",
+                "\n级别 {{ ticket.sla.tier if ticket.sla else '-' }}，请及时接单：{{ link }}",
     "备件申请": "工单 {{ ticket.number }} 申请备件：{{ (ticket.parts_used or []) | join('、') or '待确认' }}，"
                 "请仓储尽快出库。",
     "超时升级": "【超时升级】工单 {{ ticket.number }} 在「{{ ticket.state }}」已停留过久，"

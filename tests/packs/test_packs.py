@@ -206,3 +206,22 @@ def test_gongdan_simulate_still_runs_the_repair_pack() -> None:
 
     assert gongdan_pack_repair.rules_source() == PACKS["repair"].rules_source
     assert "15km" in gongdan_pack_repair.rules_source()
+
+
+def test_the_pack_in_the_docs_works() -> None:
+    """docs/plugins.md's one-page pack is registered, compiles, and its demo routes."""
+    from pathlib import Path
+    from types import ModuleType
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "plugins.md").read_text(encoding="utf-8")
+    code = next(b.split("```", 1)[0] for b in doc.split("```python\n")[1:] if "TemplatePack(" in b)
+    module = ModuleType("my_gongdan_pack_boiler")
+    exec(compile(code, "docs/plugins.md", "exec"), module.__dict__)
+    pm = make_plugin_manager(environ={}, plugins=[("pack_boiler", module)])
+    pack = installed_packs(pm)["boiler"]
+    rs = pack.compile(channels=list(connectors(pm)), events=list(event_types(pm)))
+    assert rs.diagnostics == [] and rs.examples == ["超压是 P0"]
+    data = pack.demo(1, "small")
+    assert rs.classify(data.tickets[0]).tier == "P0"
+    assert rs.route(data.tickets[0], data.engineers).offered
+    assert "boiler" not in installed_packs(make_plugin_manager(environ={}))  # registered in code only

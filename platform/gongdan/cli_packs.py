@@ -30,6 +30,9 @@ def rules_status(pack: TemplatePack, pm: pluggy.PluginManager) -> dict[str, Any]
     """
     from gongdan_rules import RulesError
 
+    if not isinstance(pack, TemplatePack):  # a plugin may register any object with name/version/title
+        return {"ok": False, "errors": 1, "warnings": 0, "examples": 0,
+                "diagnostics": [f"{type(pack).__qualname__} is not a gongdan.packs.TemplatePack: nothing to check"]}
     try:
         rs = pack.compile(channels=list(connectors(pm)), events=list(event_types(pm)))
     except RulesError as exc:
@@ -57,8 +60,9 @@ def list_packs(as_json: bool) -> None:
     rows = []
     for pack in found.values():
         status = rules_status(pack, pm)
-        rows.append({"name": pack.name, "version": pack.version, "title": pack.title, "line": pack.line_key,
-                     "line_name": pack.line_name, "rules_ok": status["ok"], "errors": status["errors"],
+        rows.append({"name": pack.name, "version": pack.version, "title": pack.title,
+                     "line": getattr(pack, "line_key", None), "line_name": getattr(pack, "line_name", None),
+                     "rules_ok": status["ok"], "errors": status["errors"],
                      "warnings": status["warnings"], "examples": status["examples"]})
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
@@ -84,6 +88,8 @@ def show_pack(name: str, as_json: bool) -> None:
     except PackNotFound as exc:
         raise click.ClickException(str(exc)) from exc
     status = rules_status(pack, pm)
+    if not isinstance(pack, TemplatePack):
+        raise click.ClickException(status["diagnostics"][0])
     if as_json:
         click.echo(json.dumps({**pack.to_dict(), "rules_status": status}, ensure_ascii=False, indent=2))
         return

@@ -315,6 +315,9 @@ class TemplatePack:
     a name (used by the rules' ``template "…"`` and ``survey "…"``) to Jinja2 text rendered
     in a sandbox with ``ticket``, ``engineer``, ``customer``, ``link``, ``line`` in scope.
     ``report_presets`` are ``{"name", "title", "metric", "group_by", "period"}``.
+    ``conditions`` are dependent fields: ``{"if": {key: value, …}, "require": [key, …]}``
+    (choosing 上门 requires an address), emitted as JSON Schema ``if``/``then`` so the
+    server enforces what the form shows.
     ``demo(seed, size)`` returns :class:`DemoData`.
     """
 
@@ -331,6 +334,7 @@ class TemplatePack:
     field_dictionary: dict[str, str] = field(default_factory=dict)
     message_templates: dict[str, str] = field(default_factory=dict)
     report_presets: list[dict[str, Any]] = field(default_factory=list)
+    conditions: list[dict[str, Any]] = field(default_factory=list)
     description: str = ""
 
     def __post_init__(self) -> None:
@@ -353,7 +357,8 @@ class TemplatePack:
     def checksum(self) -> str:
         """SHA-256 of the pack's rules and form: the installer skips an identical re-install."""
         h = hashlib.sha256()
-        for part in (self.version, self.rules_source, repr(self.fields), repr(sorted(self.states.items()))):
+        for part in (self.version, self.rules_source, repr(self.fields), repr(sorted(self.states.items())),
+                     repr(self.conditions)):
             h.update(part.encode("utf-8"))
             h.update(b"\0")
         return h.hexdigest()
@@ -366,8 +371,16 @@ class TemplatePack:
             props[spec["key"]] = field_schema(spec)
             if spec.get("required"):
                 required.append(spec["key"])
-        return {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": self.line_name,
-                "type": "object", "properties": props, "required": required}
+        schema: dict[str, Any] = {"$schema": "https://json-schema.org/draft/2020-12/schema",
+                                  "title": self.line_name, "type": "object", "properties": props,
+                                  "required": required}
+        if self.conditions:
+            schema["allOf"] = [
+                {"if": {"properties": {k: {"const": v} for k, v in c["if"].items()}, "required": list(c["if"])},
+                 "then": {"required": list(c["require"])}}
+                for c in self.conditions
+            ]
+        return schema
 
     def compile(self, *, channels: Iterable[str] | None = None, events: Iterable[str] | None = None,
                 run_examples: bool = True) -> CompiledRuleset:
@@ -413,6 +426,10 @@ class TemplatePack:
             if len(pair) != 2 or any(p not in keys for p in pair):
                 out.append(f"transition {pair!r} names an unknown state")
         canonical = BASE_KEYS | seen
+        for cond in self.conditions:
+            named = [*cond.get("if", {}), *cond.get("require", [])]
+            if not cond.get("if") or not cond.get("require") or any(k not in canonical for k in named):
+                out.append(f"condition {cond!r} needs 'if' and 'require' over known fields")
         for synonym, key in self.field_dictionary.items():
             if key not in canonical:
                 out.append(f"field dictionary maps {synonym!r} to unknown field {key!r}")
@@ -426,7 +443,7 @@ class TemplatePack:
             "form_schema": self.form_schema(), "states": self.states, "rules_source": self.rules_source,
             "events": [{"name": e.name, "title": e.title, "schema": e.schema} for e in self.events],
             "field_dictionary": self.field_dictionary, "message_templates": self.message_templates,
-            "report_presets": self.report_presets, "checksum": self.checksum,
+            "report_presets": self.report_presets, "conditions": self.conditions, "checksum": self.checksum,
         }
 
 
@@ -443,7 +460,7 @@ def installed_packs(pm: pluggy.PluginManager | None = None) -> dict[str, Templat
     from gongdan.plugins import template_packs
 
     packs = template_packs(pm)
-    return {name: packs[name] for name in sorted(packs)}  # type: ignore[misc]
+    return {name: packs[name] for name in sorted(packs)}  # type: ignore[misc]  # non-dataclass packs: see CLI
 
 
 def load_pack(name: str, pm: pluggy.PluginManager | None = None) -> TemplatePack:

@@ -134,6 +134,7 @@ PACK = TemplatePack(
     description="家电品牌的报修、上门服务、电话指导与回访 / appliance repair, visits, hotline and surveys",
     fields=FIELDS, states=STATES, rules_source=rules_source(), field_dictionary=FIELD_DICTIONARY,
     message_templates=MESSAGE_TEMPLATES, report_presets=REPORT_PRESETS, demo=demo,
+    conditions=[{"if": {"service_type": "上门"}, "require": ["visit_address"]}],
 )
 
 

@@ -154,6 +154,7 @@ PACK = TemplatePack(
                 "equipment repair with on-site visits, parts and sign-off",
     fields=FIELDS, states=STATES, rules_source=rules_source(), events=EVENT_TYPES,
     field_dictionary=FIELD_DICTIONARY, message_templates=MESSAGE_TEMPLATES, report_presets=REPORT_PRESETS,
+    conditions=[{"if": {"onsite": True}, "require": ["site_address"]}],
     demo=demo,
 )
 

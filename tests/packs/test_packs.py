@@ -78,7 +78,7 @@ def test_rules_fail_when_a_field_they_use_is_missing_from_the_form(pack: Templat
     assert used, "the rules use at least one line-specific field"
     for key in used:
         broken = dataclasses.replace(pack, fields=[f for f in pack.fields if f["key"] != key],
-                                     field_dictionary={})
+                                     field_dictionary={}, conditions=[])
         with pytest.raises(RulesError) as info:
             broken.compile(channels=CHANNELS, events=EVENTS, run_examples=False)
         assert any(d.code == "E200" and key in d.message_en for d in info.value.errors), key
@@ -225,3 +225,44 @@ def test_the_pack_in_the_docs_works() -> None:
     assert rs.classify(data.tickets[0]).tier == "P0"
     assert rs.route(data.tickets[0], data.engineers).offered
     assert "boiler" not in installed_packs(make_plugin_manager(environ={}))  # registered in code only
+
+
+def test_dependent_fields_are_enforced_by_the_schema() -> None:
+    pack = PACKS["aftersales"]
+    validator = Draft202012Validator(pack.form_schema())
+    ticket = next(t for t in pack.demo(2, "small").tickets if t["service_type"] == "上门")
+    assert list(validator.iter_errors(ticket)) == []
+    without = {k: v for k, v in ticket.items() if k != "visit_address"}
+    assert [e.message for e in validator.iter_errors(without)] == ["'visit_address' is a required property"]
+    by_phone = {**without, "service_type": "电话指导"}
+    assert list(validator.iter_errors(by_phone)) == []
+    with pytest.raises(ValueError, match="condition"):
+        dataclasses.replace(pack, conditions=[{"if": {"nosuch": 1}, "require": ["visit_address"]}])
+
+
+def test_a_pack_that_is_only_the_protocol_is_listed_not_checked() -> None:
+    class Bare:
+        name, version, title = "bare", "1.0.0", "裸包 / bare"
+
+    from types import ModuleType
+
+    from gongdan.hookspecs import hookimpl
+
+    plugin = ModuleType("bare_pack")
+    plugin.register_template_packs = hookimpl(lambda: [Bare()])  # type: ignore[attr-defined]
+    pm = make_plugin_manager(environ={"GONGDAN_LOAD_PLUGINS": "pack_repair,wecom,voice,sms"},
+                            plugins=[("bare", plugin)])
+    from gongdan.cli_packs import rules_status
+
+    packs = installed_packs(pm)
+    assert list(packs) == ["bare", "repair"]
+    assert rules_status(packs["bare"], pm)["ok"] is False
+    assert rules_status(packs["repair"], pm)["ok"] is True
+
+
+def test_a_pack_whose_channels_are_not_installed_fails_the_check() -> None:
+    from gongdan.cli_packs import rules_status
+
+    pm = make_plugin_manager(environ={"GONGDAN_LOAD_PLUGINS": "pack_repair,sms"})
+    status = rules_status(installed_packs(pm)["repair"], pm)
+    assert not status["ok"] and any("E130" in d and "wecom" in d for d in status["diagnostics"])

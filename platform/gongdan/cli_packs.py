@@ -12,6 +12,7 @@ from typing import Any
 import click
 import pluggy
 
+from gongdan.hookspecs import TemplatePack as PackProtocol
 from gongdan.packs import PackNotFound, TemplatePack, installed_packs, load_pack
 from gongdan.plugins import PluginLoadError, connectors, event_types, make_plugin_manager
 
@@ -23,7 +24,7 @@ def _plugin_manager() -> pluggy.PluginManager:
         raise click.ClickException(str(exc)) from exc
 
 
-def rules_status(pack: TemplatePack, pm: pluggy.PluginManager) -> dict[str, Any]:
+def rules_status(pack: PackProtocol, pm: pluggy.PluginManager) -> dict[str, Any]:
     """Compile the pack's rules against its form, states, installed channels and event types.
 
     ``{"ok", "errors", "warnings", "examples", "diagnostics": [text…]}``.
@@ -85,11 +86,9 @@ def show_pack(name: str, as_json: bool) -> None:
     pm = _plugin_manager()
     try:
         pack = load_pack(name, pm)
-    except PackNotFound as exc:
+    except (PackNotFound, TypeError) as exc:
         raise click.ClickException(str(exc)) from exc
     status = rules_status(pack, pm)
-    if not isinstance(pack, TemplatePack):
-        raise click.ClickException(status["diagnostics"][0])
     if as_json:
         click.echo(json.dumps({**pack.to_dict(), "rules_status": status}, ensure_ascii=False, indent=2))
         return

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 from gongdan.hookspecs import EventType
+from gongdan.hookspecs import TemplatePack as PackProtocol
 
 if TYPE_CHECKING:
     from gongdan_rules import CompiledRuleset
@@ -455,20 +456,32 @@ class PackNotFound(LookupError):
     """No installed plugin registers a pack of that name."""
 
 
-def installed_packs(pm: pluggy.PluginManager | None = None) -> dict[str, TemplatePack]:
-    """Pack name -> pack, sorted by name, from every plugin's ``register_template_packs``."""
+def installed_packs(pm: pluggy.PluginManager | None = None) -> dict[str, PackProtocol]:
+    """Pack name -> pack, sorted by name, from every plugin's ``register_template_packs``.
+
+    Usually each is a :class:`TemplatePack`; the hook's protocol only promises ``name``,
+    ``version`` and ``title``, so callers that need more check with ``isinstance``.
+    """
     from gongdan.plugins import template_packs
 
     packs = template_packs(pm)
-    return {name: packs[name] for name in sorted(packs)}  # type: ignore[misc]  # non-dataclass packs: see CLI
+    return {name: packs[name] for name in sorted(packs)}
 
 
 def load_pack(name: str, pm: pluggy.PluginManager | None = None) -> TemplatePack:
-    """The installed pack ``name``; :class:`PackNotFound` lists the installed ones."""
+    """The installed pack ``name``; :class:`PackNotFound` lists the installed ones.
+
+    Raises ``TypeError`` when a plugin registered something under that name that is not a
+    :class:`TemplatePack` (it cannot be checked, simulated or installed).
+    """
     packs = installed_packs(pm)
     if name not in packs:
         have = ", ".join(packs) or "-"
         raise PackNotFound(
             f"未安装模板包 {name}（已安装：{have}）/ template pack {name!r} is not installed (installed: {have})"
         )
-    return packs[name]
+    pack = packs[name]
+    if not isinstance(pack, TemplatePack):
+        raise TypeError(f"模板包 {name} 不是 gongdan.packs.TemplatePack / pack {name!r} is a "
+                        f"{type(pack).__qualname__}, not a gongdan.packs.TemplatePack")
+    return pack

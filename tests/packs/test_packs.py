@@ -258,6 +258,8 @@ def test_a_pack_that_is_only_the_protocol_is_listed_not_checked() -> None:
     assert list(packs) == ["bare", "repair"]
     assert rules_status(packs["bare"], pm)["ok"] is False
     assert rules_status(packs["repair"], pm)["ok"] is True
+    with pytest.raises(TypeError, match=r"not a gongdan\.packs\.TemplatePack"):
+        load_pack("bare", pm)
 
 
 def test_a_pack_whose_channels_are_not_installed_fails_the_check() -> None:

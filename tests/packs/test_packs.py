@@ -268,3 +268,13 @@ def test_a_pack_whose_channels_are_not_installed_fails_the_check() -> None:
     pm = make_plugin_manager(environ={"GONGDAN_LOAD_PLUGINS": "pack_repair,sms"})
     status = rules_status(installed_packs(pm)["repair"], pm)
     assert not status["ok"] and any("E130" in d and "wecom" in d for d in status["diagnostics"])
+
+
+def test_every_rule_transition_is_in_the_state_machine(pack: TemplatePack) -> None:
+    allowed = {tuple(t) for t in pack.states["transitions"]}
+    moves = re.findall(r"^on [^:]+(?:\([^)]*\))?: (\S+) -> (\S+)", pack.rules_source, re.M)
+    assert moves
+    for source, target in moves:
+        sources = [s for s in pack.state_keys if s != target] if source == "*" else [source]
+        for s in sources:
+            assert (s, target) in allowed, f"{s} -> {target} is not a transition of {pack.name}"

@@ -58,17 +58,22 @@ BASE_FIELDS: tuple[dict[str, Any], ...] = (
     {"key": "category", "label": "类别 Category", "type": "text", "required": True},
     {"key": "title", "label": "标题 Title", "type": "text", "required": True},
     {"key": "description", "label": "问题描述 Description", "type": "textarea", "required": True},
-    {"key": "customer_id", "label": "客户 Customer", "type": "text", "required": False},
+    {"key": "customer_id", "label": "客户 Customer", "type": "text", "required": True},
     {"key": "customer_phone", "label": "联系电话 Phone", "type": "phone", "required": True},
-    {"key": "device_sn", "label": "设备序列号 Device SN", "type": "device_sn", "required": False},
-    {"key": "fault_code", "label": "故障码 Fault code", "type": "text", "required": False},
+    {"key": "device_sn", "label": "设备序列号 Device SN", "type": "device_sn", "required": True},
+    {"key": "fault_code", "label": "故障码 Fault code", "type": "text", "required": True},
     {"key": "region", "label": "行政区划 Region", "type": "region", "required": True},
-    {"key": "location", "label": "位置 Location", "type": "location", "required": False},
+    {"key": "location", "label": "位置 Location", "type": "location", "required": True},
     {"key": "reported_at", "label": "报修时间 Reported at", "type": "datetime", "required": True},
     # the platform's own: evidence collected while the ticket is worked
     {"key": "attachments", "label": "附件 Attachments", "type": "attachment", "required": False},
 )
 BASE_KEYS = frozenset(f["key"] for f in BASE_FIELDS)
+#: Keys the platform sets itself; no form field may use them.
+RESERVED_KEYS = frozenset({
+    "id", "number", "line", "state", "sla", "tier", "version", "assignee",
+    "attachments", "customer_signature", "root_cause_recorded", "customer",
+})
 
 _ATTACHMENT_SCHEMA: dict[str, Any] = {
     "type": "array",
@@ -316,9 +321,10 @@ class TemplatePack:
     a name (used by the rules' ``template "…"`` and ``survey "…"``) to Jinja2 text rendered
     in a sandbox with ``ticket``, ``engineer``, ``customer``, ``link``, ``line`` in scope.
     ``report_presets`` are ``{"name", "title", "metric", "group_by", "period"}``.
-    ``conditions`` are dependent fields: ``{"if": {key: value, …}, "require": [key, …]}``
-    (choosing 上门 requires an address), emitted as JSON Schema ``if``/``then`` so the
-    server enforces what the form shows.
+    A field may carry ``"when": {"field": other, "equals": value}`` (or ``"in": [values]``):
+    it is shown and required only when the condition holds (choosing 上门 requires an
+    address), emitted as JSON Schema ``if``/``then`` so the server enforces what the form
+    shows — the same field format the platform's form designer stores.
     ``demo(seed, size)`` returns :class:`DemoData`.
     """
 
@@ -335,7 +341,6 @@ class TemplatePack:
     field_dictionary: dict[str, str] = field(default_factory=dict)
     message_templates: dict[str, str] = field(default_factory=dict)
     report_presets: list[dict[str, Any]] = field(default_factory=list)
-    conditions: list[dict[str, Any]] = field(default_factory=list)
     description: str = ""
 
     def __post_init__(self) -> None:
@@ -358,8 +363,7 @@ class TemplatePack:
     def checksum(self) -> str:
         """SHA-256 of the pack's rules and form: the installer skips an identical re-install."""
         h = hashlib.sha256()
-        for part in (self.version, self.rules_source, repr(self.fields), repr(sorted(self.states.items())),
-                     repr(self.conditions)):
+        for part in (self.version, self.rules_source, repr(self.fields), repr(sorted(self.states.items()))):
             h.update(part.encode("utf-8"))
             h.update(b"\0")
         return h.hexdigest()
@@ -368,19 +372,21 @@ class TemplatePack:
         """The line's form as JSON Schema: base fields first, then the pack's fields."""
         props: dict[str, Any] = {}
         required: list[str] = []
+        conditional: list[dict[str, Any]] = []
         for spec in (*BASE_FIELDS, *self.fields):
             props[spec["key"]] = field_schema(spec)
-            if spec.get("required"):
+            when = spec.get("when")
+            if when:
+                test = {"const": when["equals"]} if "equals" in when else {"enum": list(when["in"])}
+                conditional.append({"if": {"properties": {when["field"]: test}, "required": [when["field"]]},
+                                    "then": {"required": [spec["key"]]}})
+            elif spec.get("required"):
                 required.append(spec["key"])
         schema: dict[str, Any] = {"$schema": "https://json-schema.org/draft/2020-12/schema",
                                   "title": self.line_name, "type": "object", "properties": props,
                                   "required": required}
-        if self.conditions:
-            schema["allOf"] = [
-                {"if": {"properties": {k: {"const": v} for k, v in c["if"].items()}, "required": list(c["if"])},
-                 "then": {"required": list(c["require"])}}
-                for c in self.conditions
-            ]
+        if conditional:
+            schema["allOf"] = conditional
         return schema
 
     def compile(self, *, channels: Iterable[str] | None = None, events: Iterable[str] | None = None,
@@ -408,8 +414,8 @@ class TemplatePack:
         seen: set[str] = set()
         for spec in self.fields:
             key = spec.get("key", "")
-            if key in BASE_KEYS:
-                out.append(f"field {key!r} is a base field; the platform adds it")
+            if key in BASE_KEYS or key in RESERVED_KEYS:
+                out.append(f"field {key!r} is a base field or reserved; the platform adds it")
             if key in seen:
                 out.append(f"field {key!r} is declared twice")
             seen.add(key)
@@ -427,10 +433,14 @@ class TemplatePack:
             if len(pair) != 2 or any(p not in keys for p in pair):
                 out.append(f"transition {pair!r} names an unknown state")
         canonical = BASE_KEYS | seen
-        for cond in self.conditions:
-            named = [*cond.get("if", {}), *cond.get("require", [])]
-            if not cond.get("if") or not cond.get("require") or any(k not in canonical for k in named):
-                out.append(f"condition {cond!r} needs 'if' and 'require' over known fields")
+        for spec in self.fields:
+            when = spec.get("when")
+            if when is not None and not (
+                isinstance(when, dict) and when.get("field") in canonical and when.get("field") != spec.get("key")
+                and ("equals" in when) != ("in" in when)
+            ):
+                out.append(f"field {spec.get('key')!r}: 'when' must be {{'field': other field, 'equals': value}}"
+                           " or {'field', 'in': [values]}")
         for synonym, key in self.field_dictionary.items():
             if key not in canonical:
                 out.append(f"field dictionary maps {synonym!r} to unknown field {key!r}")
@@ -444,7 +454,7 @@ class TemplatePack:
             "form_schema": self.form_schema(), "states": self.states, "rules_source": self.rules_source,
             "events": [{"name": e.name, "title": e.title, "schema": e.schema} for e in self.events],
             "field_dictionary": self.field_dictionary, "message_templates": self.message_templates,
-            "report_presets": self.report_presets, "conditions": self.conditions, "checksum": self.checksum,
+            "report_presets": self.report_presets, "checksum": self.checksum,
         }
 
 

@@ -27,7 +27,7 @@ FIELDS: list[dict[str, Any]] = [
     {"key": "purchase_date", "label": "购买日期 Purchase date", "type": "date", "required": False},
     {"key": "in_warranty", "label": "在保 In warranty", "type": "bool", "required": False},
     {"key": "visit_address", "label": "上门地址 Visit address", "type": "text", "required": False,
-     "help": "选择上门时必填 / required for on-site visits"},
+     "help": "选择上门时必填 / required for on-site visits", "when": {"field": "service_type", "equals": "上门"}},
     {"key": "appointment_at", "label": "预约时间 Appointment", "type": "datetime", "required": False},
     {"key": "invoice", "label": "购机凭证 Invoice", "type": "attachment", "required": False},
 ]
@@ -134,7 +134,6 @@ PACK = TemplatePack(
     description="家电品牌的报修、上门服务、电话指导与回访 / appliance repair, visits, hotline and surveys",
     fields=FIELDS, states=STATES, rules_source=rules_source(), field_dictionary=FIELD_DICTIONARY,
     message_templates=MESSAGE_TEMPLATES, report_presets=REPORT_PRESETS, demo=demo,
-    conditions=[{"if": {"service_type": "上门"}, "require": ["visit_address"]}],
 )
 
 

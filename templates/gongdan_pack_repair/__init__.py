@@ -31,7 +31,8 @@ FIELDS: list[dict[str, Any]] = [
      "options": SKILLS, "help": "派单按此技能匹配工程师 / dispatch matches engineers on this skill"},
     {"key": "module", "label": "故障模块 Module", "type": "select", "required": False, "options": MODULES},
     {"key": "onsite", "label": "需要上门 On site", "type": "bool", "required": False},
-    {"key": "site_address", "label": "现场地址 Site address", "type": "text", "required": False},
+    {"key": "site_address", "label": "现场地址 Site address", "type": "text", "required": False,
+     "when": {"field": "onsite", "equals": True}},
     {"key": "parts_used", "label": "使用备件 Parts used", "type": "multiselect", "required": False,
      "options": ["伺服电机", "继电器", "液压泵", "密封圈", "电磁阀", "PLC模块", "轴承", "传感器"]},
 ]
@@ -154,7 +155,6 @@ PACK = TemplatePack(
                 "equipment repair with on-site visits, parts and sign-off",
     fields=FIELDS, states=STATES, rules_source=rules_source(), events=EVENT_TYPES,
     field_dictionary=FIELD_DICTIONARY, message_templates=MESSAGE_TEMPLATES, report_presets=REPORT_PRESETS,
-    conditions=[{"if": {"onsite": True}, "require": ["site_address"]}],
     demo=demo,
 )
 

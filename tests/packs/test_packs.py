@@ -77,8 +77,9 @@ def test_rules_fail_when_a_field_they_use_is_missing_from_the_form(pack: Templat
     used = [f["key"] for f in pack.fields if re.search(rf"\b{f['key']}\b", pack.rules_source)]
     assert used, "the rules use at least one line-specific field"
     for key in used:
-        broken = dataclasses.replace(pack, fields=[f for f in pack.fields if f["key"] != key],
-                                     field_dictionary={}, conditions=[])
+        fields = [{k: v for k, v in f.items() if not (k == "when" and v["field"] == key)}
+                  for f in pack.fields if f["key"] != key]
+        broken = dataclasses.replace(pack, fields=fields, field_dictionary={})
         with pytest.raises(RulesError) as info:
             broken.compile(channels=CHANNELS, events=EVENTS, run_examples=False)
         assert any(d.code == "E200" and key in d.message_en for d in info.value.errors), key
@@ -236,8 +237,11 @@ def test_dependent_fields_are_enforced_by_the_schema() -> None:
     assert [e.message for e in validator.iter_errors(without)] == ["'visit_address' is a required property"]
     by_phone = {**without, "service_type": "电话指导"}
     assert list(validator.iter_errors(by_phone)) == []
-    with pytest.raises(ValueError, match="condition"):
-        dataclasses.replace(pack, conditions=[{"if": {"nosuch": 1}, "require": ["visit_address"]}])
+    with pytest.raises(ValueError, match="'when' must be"):
+        dataclasses.replace(pack, fields=[*pack.fields, {"key": "floor", "label": "楼层", "type": "number",
+                                                          "when": {"field": "nosuch", "equals": 1}}])
+    with pytest.raises(ValueError, match="reserved"):
+        dataclasses.replace(pack, fields=[*pack.fields, {"key": "attachments", "label": "x", "type": "attachment"}])
 
 
 def test_a_pack_that_is_only_the_protocol_is_listed_not_checked() -> None:

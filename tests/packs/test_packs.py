@@ -32,6 +32,16 @@ REGIONS = {
     "320505": "虎丘区", "320506": "吴中区", "320507": "相城区", "320508": "姑苏区", "320509": "吴江区",
     "440604": "禅城区", "440605": "南海区", "440606": "顺德区", "440607": "三水区", "440608": "高明区",
 }
+# W113 notes that a duration on a business calendar counts working hours; the packs mean
+# exactly that ("resolve 24h on calendar 工作日" is three working days).
+INTENDED = {"W113"}
+
+
+def unexpected(diagnostics: list) -> list:
+    """The diagnostics a pack should not have."""
+    return [d for d in diagnostics if d.code not in INTENDED]
+
+
 MOBILE = re.compile(r"^1[3-9]\d{9}$")
 SN = re.compile(r"^[A-Z]{2}-\d{4}-\d{6}$")
 
@@ -68,7 +78,7 @@ def test_pack_is_well_formed(pack: TemplatePack) -> None:
 def test_rules_compile_with_no_diagnostics_and_examples_pass(pack: TemplatePack) -> None:
     rs = compile_ruleset(pack.rules_source, schema=pack.form_schema(), channels=CHANNELS, events=EVENTS,
                          states=pack.state_keys, filename=f"{pack.name}.rules")
-    assert rs.diagnostics == []
+    assert unexpected(rs.diagnostics) == []
     assert len(rs.examples) >= 4
     assert rs.line == pack.line_key
 
@@ -221,7 +231,7 @@ def test_the_pack_in_the_docs_works() -> None:
     pm = make_plugin_manager(environ={}, plugins=[("pack_boiler", module)])
     pack = installed_packs(pm)["boiler"]
     rs = pack.compile(channels=list(connectors(pm)), events=list(event_types(pm)))
-    assert rs.diagnostics == [] and rs.examples == ["超压是 P0"]
+    assert unexpected(rs.diagnostics) == [] and rs.examples == ["超压是 P0"]
     data = pack.demo(1, "small")
     assert rs.classify(data.tickets[0]).tier == "P0"
     assert rs.route(data.tickets[0], data.engineers).offered

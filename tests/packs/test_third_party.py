@@ -187,7 +187,7 @@ def test_elevator_pack_through_the_cli_and_its_rules(site: Path) -> None:
     pm = make_plugin_manager(environ={})
     pack = installed_packs(pm)["elevator"]
     rs = pack.compile(channels=list(connectors(pm)), events=list(event_types(pm)))
-    assert rs.diagnostics == []
+    assert [d for d in rs.diagnostics if d.code != "W113"] == []  # W113: working-time durations, intended
     data = pack.demo(5, "small")
     assert data.to_dict() == pack.demo(5, "small").to_dict()
     trapped = next(t for t in data.tickets if t["trapped"])

@@ -87,7 +87,7 @@ def test_design_a_form_with_three_fields_and_save_it(page: Any, server: Server,
     canvas = page.locator("[data-test=canvas]")
     canvas.locator("[data-test^=field-]").first.wait_for()
     n = canvas.locator("[data-test^=field-]").count()
-    shots(page, "designer", docs="designer")
+    shots(page, "designer")
 
     # 1. a text field, dragged from the palette to the end of the canvas
     drag(page, page.locator("[data-test=palette-text]"), canvas.locator("[data-test^=field-]").last)
@@ -243,7 +243,7 @@ def test_rules_editor_shows_a_misspelt_field_at_its_line_and_fixes_it(page: Any,
     problems = page.locator("[data-test=rules-problems]")
     # the demo rules: warnings only (the first check may be of the still empty editor)
     expect(problems).to_have_text(re.compile("^0 个错误"))
-    shots(page, "rules", docs="rules")
+    shots(page, "rules")
 
     # type a new SLA tier above `sla P2`, with device_category misspelt
     editor.locator(".cm-line", has_text='sla P2 "一般":').click()

@@ -24,8 +24,11 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
+# the browser tests (tests/browser) fail, rather than skip, without Chromium or the UI build
+test: export GONGDAN_REQUIRE_BROWSER = 1
 test: setup lint ui-test
 	bash .ci/ensure-postgres
+	bash .ci/ensure-chromium
 	$(BIN)/pytest
 
 bench: setup

@@ -76,6 +76,9 @@ export interface RouteDecision {
   created_at?: string;
   /** The decision in words (gongdan_rules.explain.summary), when the server sends it. */
   summary?: { zh: string; en: string } | string | null;
+  /** The same sentence as the dry-run endpoint sends it. */
+  summary_zh?: string;
+  summary_en?: string;
 }
 
 export interface Ticket {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mimetypes
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -57,7 +58,10 @@ def admin_ui_handlers(settings: Settings) -> list[Any]:
             )
         target = (folder / path.lstrip("/")).resolve()
         if path.strip("/") and target.is_file() and folder in target.parents:
-            return File(target, content_disposition_type="inline")
+            media_type = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+            if target.suffix in (".js", ".mjs"):
+                media_type = "text/javascript"  # module scripts need it; some systems map .js oddly
+            return File(target, filename=target.name, content_disposition_type="inline", media_type=media_type)
         return File(index, content_disposition_type="inline", media_type=MediaType.HTML)
 
     return [admin_ui_root, admin_ui]

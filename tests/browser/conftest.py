@@ -219,7 +219,11 @@ def open_page(browser: Any, server: Server, viewport: dict[str, int] = DESKTOP,
     if signed_in:
         ctx.add_init_script(f"localStorage.setItem('gongdan.token', {json.dumps(server.token)});"
                             "localStorage.setItem('gongdan.line', 'repair');")
-    ctx.set_default_timeout(10_000)
+    ctx.set_default_timeout(15_000)
+    # `expect` has its own default (5 s): too tight on a busy 2-core machine
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=15_000)
     page = ctx.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))

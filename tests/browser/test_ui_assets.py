@@ -12,11 +12,6 @@ from tests.browser.conftest import Server
 pytestmark = pytest.mark.browser
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "server bug: platform/gongdan/app.py admin_ui_handlers serves /admin/assets/* with "
-    "File(target, content_disposition_type='inline') and no filename/media_type, so Litestar "
-    "sends Content-Type: application/octet-stream (and filename=\"\"); browsers refuse the module "
-    "scripts and /admin is blank. The other browser tests work around it (conftest.asset_types_wrong)."))
 def test_assets_have_their_content_types(server: Server) -> None:
     index = server.http.get("/admin")
     assert index.headers["content-type"].startswith("text/html")

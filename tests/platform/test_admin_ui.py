@@ -25,7 +25,8 @@ def test_serves_the_build_and_falls_back_for_deep_links(tmp_path: Path) -> None:
         for path in ("/admin", "/admin/", "/admin/rules", "/admin/tickets/12"):
             r = c.get(path)
             assert r.status_code == 200 and "工单" in r.text and r.headers["content-type"].startswith("text/html")
-        assert c.get("/admin/assets/app.js").text == "console.log(1)"
+        js = c.get("/admin/assets/app.js")
+        assert js.text == "console.log(1)" and js.headers["content-type"].startswith("text/javascript")
         assert c.get("/admin/../secret.txt").text != "no"
         assert "工单" in c.get("/admin/%2e%2e/secret.txt").text  # traversal gets the app, never the file
 

@@ -17,6 +17,8 @@ from litestar.response import File
 
 from gongdan import __version__
 from gongdan.auth import TokenAuthMiddleware
+from gongdan.domain.dispatch.controllers import DispatchController
+from gongdan.domain.engineers.controllers import EngineersController
 from gongdan.domain.lines.controllers import LinesController, get_field_dictionary
 from gongdan.domain.tickets.controllers import TicketsController
 from gongdan.domain.users.controllers import UsersController
@@ -88,7 +90,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     logging.getLogger("gongdan").setLevel(settings.log_level.upper())
     return Litestar(
         route_handlers=[health, LinesController, TicketsController, UsersController,
-                        get_field_dictionary, *admin_ui_handlers(settings)],
+                        EngineersController, DispatchController, get_field_dictionary, *admin_ui_handlers(settings)],
         lifespan=[lifespan],
         state=State({"db": db, "settings": settings}),
         middleware=[DefineMiddleware(Auth, exclude=["^/schema", "^/health$", "^/admin"])],

@@ -39,12 +39,14 @@ def available() -> bool:
 
 
 def compile_source(
-    source: str, schema: dict[str, Any] | None, filename: str
+    source: str, schema: dict[str, Any] | None, filename: str, *, states: list[str] | None = None
 ) -> tuple[Any | None, list[dict[str, Any]]]:
-    """Compile `source`; returns (ruleset, warnings) or (None, errors+warnings)."""
+    """Compile `source`; returns (ruleset, warnings) or (None, errors+warnings).
+
+    `states`: the line's state keys, so a misspelt state is an error (None: not checked)."""
     rules = _rules()
     try:
-        rs = rules.compile_ruleset(source, schema=schema, filename=filename)
+        rs = rules.compile_ruleset(source, schema=schema, filename=filename, states=states)
     except rules.RulesError as exc:
         return None, [d.to_dict() for d in exc.diagnostics]
     return rs, [d.to_dict() for d in rs.diagnostics]

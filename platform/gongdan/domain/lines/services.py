@@ -13,7 +13,7 @@ from gongdan import rules_runtime
 from gongdan.domain import audit
 from gongdan.domain.lines.forms import FieldSpec, build_schema, normalize_fields
 from gongdan.domain.lines.states import StateMachine, check_machine, machine_from_json
-from gongdan.errors import FieldError, conflict, invalid, not_found
+from gongdan.errors import ApiError, FieldError, conflict, invalid, not_found
 from gongdan.store.engine import Database
 from gongdan.store.tables import GdForm, GdLine, GdRuleset, GdTicket
 
@@ -231,3 +231,55 @@ async def compare_rules(key: str, a: int, b: int, replay: int = 200) -> dict[str
             changes.append({"number": t["number"], "tier_a": ta, "tier_b": tb})
     return {"line": key, "a": a, "b": b, "diff": diff, "replayed": len(tickets),
             "tier_changes": changes}
+
+
+async def check_rules(key: str, source: str) -> dict[str, Any]:
+    """Every diagnostic of `source` against the line's current form and states; stores nothing."""
+    line = await get_line(key)
+    form = await get_form(key) if line["form_version"] else None
+    machine = await get_states(key)
+    states = [s.key for s in machine.states] if machine is not None else None
+    rs, diags = rules_runtime.compile_source(source, form["schema"] if form else None, f"{key}.rules",
+                                             states=states)
+    return {"ok": rs is not None, "diagnostics": diags}
+
+
+async def dry_run(key: str, ticket: dict[str, Any]) -> dict[str, Any]:
+    """What the active rules would do with `ticket`: its SLA tier and the routing decision
+    among the line's engineers. Nothing is stored and no offer is sent."""
+    from gongdan.domain.tickets.deadlines import deadline
+    from gongdan.store.tables import GdUser
+
+    line = await get_line(key)
+    version = line.get("rules_version")
+    if not version:
+        raise ApiError(409, "该业务线还没有启用的规则", f"line {key} has no active ruleset")
+    form = await get_form(key) if line["form_version"] else None
+    stored = await get_rules(key, int(version))
+    rs = rules_runtime.get(key, int(version), stored["source"], form["schema"] if form else None)
+    machine = await get_states(key)
+    state = str(ticket.get("state") or (machine.initial if machine is not None else ""))
+    fields = {k: v for k, v in ticket.items() if k != "state"}
+    rt = rules_runtime.rules_ticket(fields, state, ticket)
+    now = _now()
+    decision = rs.classify(rt, now)
+    sla = None
+    if decision is not None:
+        sla = decision.to_dict() | {
+            "respond_by": deadline(now, decision.respond_within, decision.calendar).isoformat(timespec="seconds"),
+            "resolve_by": deadline(now, decision.resolve_within, decision.calendar).isoformat(timespec="seconds"),
+        }
+        rt["sla"] = {"tier": decision.tier}
+    users = await GdUser.select().where((GdUser.role == "engineer") & (GdUser.active == True)).output(  # noqa: E712
+        load_json=True)
+    engineers = [{**(u["profile"] or {}), "id": u["name"], "name": u["display_name"] or u["name"]} for u in users]
+    names = {e["id"]: e["name"] for e in engineers}
+    route = rs.route(rt, engineers, now)
+    out = route.to_dict()
+    for c in out["candidates"]:
+        c["name"] = names.get(c["engineer_id"])
+    from gongdan_rules import explain
+
+    summary = explain.summary(route, names)
+    out["summary_zh"], out["summary_en"] = summary.zh, summary.en
+    return {"sla": sla, "route": out if route.pool is not None else None, "rules_version": int(version)}

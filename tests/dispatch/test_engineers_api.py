@@ -39,13 +39,17 @@ async def test_create_get_list_patch(api: Api) -> None:
 
 
 async def test_bad_values_name_every_field(api: Api) -> None:
+    # without an id (as the admin UI sends it) one is given
+    r = await api.post("/api/engineers", {"name": "无号", "skills": {"电气": 2}})
+    assert r.status_code == 201 and r.json()["id"] == "E0001", r.text
+    await api.patch("/api/engineers/E0001", {"active": False})
     r = await api.post("/api/engineers", {"id": "x y", "name": "", "skills": {"液压": 9}, "max_load": 0,
                                           "region": "999999", "location": {"lat": 100, "lon": 0},
                                           "shifts": [["8点", "18:00"]], "phone": "123", "colour": "red"})
     body = assert_error(r, 422)
     keys = {e["key"] for e in body["extra"]}
     assert keys == {"id", "name", "skills", "max_load", "region", "location", "shifts", "phone", "colour"}
-    assert (await api.get("/api/engineers")).json()["items"] == []
+    assert [e["id"] for e in (await api.get("/api/engineers")).json()["items"]] == ["E0001"]
     await api.post("/api/engineers", ENGINEERS[0])
     assert_error(await api.post("/api/engineers", ENGINEERS[0]), 409)
     assert_error(await api.get("/api/engineers/nobody"), 404)
@@ -91,14 +95,14 @@ async def test_import_csv_and_update(api: Api) -> None:
     files = {"file": ("team.csv", GOOD_CSV.encode("utf-8-sig"), "text/csv")}
     r = await api.post("/api/engineers/import", files=files)
     assert r.status_code == 200, r.text
-    assert r.json() == {"created": 2, "updated": 0, "total": 2}
+    assert r.json() == {"created": 2, "updated": 0, "total": 2, "imported": 2}
     e = (await api.get("/api/engineers/E001")).json()
     assert e["name"] == "王强" and e["skills"] == {"PLC调试": 4, "液压": 3} and e["supervisor"] == "laozhang"
     assert e["shifts"] == [["08:00", "18:00"]] and e["phone"] == "13800138000"
     # importing again updates, keeping load and shift state
     changed = GOOD_CSV.replace("PLC调试:4; 液压:3", "PLC调试:5")
     r = await api.post("/api/engineers/import", files={"file": ("team.csv", changed.encode(), "text/csv")})
-    assert r.json() == {"created": 0, "updated": 2, "total": 2}
+    assert r.json() == {"created": 0, "updated": 2, "total": 2, "imported": 2}
     assert (await api.get("/api/engineers/E001")).json()["skills"] == {"PLC调试": 5}
 
 

@@ -161,6 +161,7 @@ class GdEngineer(Table, tablename="gd_engineer"):
     active = Boolean(default=True)
     created_at = Timestamptz()
     updated_at = Timestamptz()
+    rev = Integer(default=0, index=True)  # roster revision of the last change (routing caches)
 
 
 class GdOffer(Table, tablename="gd_offer"):

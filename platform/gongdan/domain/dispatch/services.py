@@ -35,6 +35,7 @@ MANAGERS = ("admin", "dispatcher", "supervisor")
 DEFAULT_CLAIM_WITHIN = dt.timedelta(minutes=15)
 RECENT_KEEP = 10
 DRAIN_LIMIT = 50
+FULL_SCAN_MAX = 300  # up to this many engineers, every one is evaluated (and explained)
 CHANNELS = (*tickets.CLIENT_CHANNELS, "timer", "rule")
 
 
@@ -132,8 +133,14 @@ async def route(ctx: tickets.LineContext, rec: Record, *, reason: str, channel: 
     sla = row.get("sla") or {}
     extra = {"sla": {"tier": row["tier"]}, "id": row["id"]} if row.get("tier") else {"id": row["id"]}
     ticket = rules_runtime.rules_ticket(row["fields"], row["state"], row.get("facts") or {}, extra)
-    people = await engineers.routing_engineers(team)
-    decision = rs.route(ticket, people, rec.now)
+    if team is None:
+        index, mine = await engineers.routing_index()
+        with engineers.Overlay(index, mine) as people:
+            # a small roster is scanned whole, so every engineer's rejecting require is on
+            # record; a large one goes through the index (only who can pass is scored)
+            decision = rs.route(ticket, people if len(people) > FULL_SCAN_MAX else list(people), rec.now)
+    else:
+        decision = rs.route(ticket, await engineers.routing_engineers(team), rec.now)
     prior = await _offers(row["id"])
     round_ = max((int(o["round"]) for o in prior), default=0) + 1
     excluded = set(exclude or ())

@@ -7,6 +7,7 @@ An engineer is a `gd_user` with role `engineer` (for the token and the role chec
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import json
 import re
@@ -18,7 +19,7 @@ from gongdan.errors import ApiError, FieldError, conflict, invalid, not_found
 from gongdan.regions import is_region_code, region_codes
 from gongdan.settings import Settings
 from gongdan.store.engine import Database
-from gongdan.store.tables import GdEngineer, GdUser
+from gongdan.store.tables import GdCounter, GdEngineer, GdUser
 
 EDITORS = ("admin", "dispatcher")
 SHIFT_EDITORS = ("admin", "dispatcher", "supervisor")
@@ -94,7 +95,7 @@ def check_values(values: dict[str, Any], *, creating: bool) -> dict[str, Any]:
     unknown = [k for k in values if k not in (*EDITABLE, "id")]
     for k in unknown:
         errors.append(_err(k, f"未知字段 {k}", f"unknown field {k}"))
-    if creating:
+    if creating and values.get("id") is not None:  # without an id, one is given (E0001…)
         eid = values.get("id")
         if not isinstance(eid, str) or not _KEY.match(eid):
             errors.append(_err("id", "工号必填：字母、数字、汉字、_ . -，最多 100 字",
@@ -217,8 +218,110 @@ async def list_engineers(settings: Settings, user: CurrentUser, *, team: str | N
     return [engineer_out(_load_json(r), settings) for r in await query.output(load_json=True)]
 
 
+# --- the routing roster: one EngineerIndex per process, refreshed by revision ------------
+
+_REV_KEY = "engineers:rev"
+_OWN_REV: contextvars.ContextVar[int | None] = contextvars.ContextVar("gongdan_engineer_rev", default=None)
+
+
+async def touch(keys: list[str]) -> None:
+    """Give these engineers the next roster revision (inside the transaction that changed
+    them). The counter row stays locked until COMMIT, so revisions become visible in order:
+    a reader that sees revision N sees every revision below it."""
+    if not keys:
+        return
+    rows = await GdEngineer.raw(
+        "INSERT INTO gd_counter (key, last) VALUES ({}, 1) "
+        "ON CONFLICT (key) DO UPDATE SET last = gd_counter.last + 1 RETURNING last", _REV_KEY)
+    rev = int(rows[0]["last"])
+    _OWN_REV.set(rev)
+    await GdEngineer.update({GdEngineer.rev: rev}).where(GdEngineer.key.is_in(sorted(set(keys))))
+
+
+class Roster:
+    """This process's engineers as the rules see them, in an `EngineerIndex`, as of `rev`."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        from gongdan_rules import EngineerIndex
+
+        self.index = EngineerIndex()
+        self.rev = 0
+
+    async def current(self) -> tuple[Any, list[dict[str, Any]]]:
+        """(the index, this transaction's own uncommitted changes to lay over it)."""
+        found = await GdCounter.select(GdCounter.last).where(GdCounter.key == _REV_KEY)
+        latest = int(found[0]["last"]) if found else 0
+        if latest == self.rev:
+            return self.index, []
+        if latest < self.rev:  # another database (tests) or a restore: start again
+            self.reset()
+        rows = await GdEngineer.select().where(GdEngineer.rev > self.rev).output(load_json=True)
+        own = _OWN_REV.get()
+        mine: list[dict[str, Any]] = []
+        top = self.rev
+        for row in rows:
+            row = _load_json(row)
+            if own is not None and row["rev"] == own:  # not committed yet: never cached
+                mine.append(row)
+                continue
+            top = max(top, int(row["rev"]))
+            if row["active"]:
+                self.index.add(for_rules(row))
+            else:
+                self.index.remove(row["key"])
+        self.rev = top
+        return self.index, mine
+
+
+_ROSTER: list[Any] = [None, None]  # [the engine it belongs to, the Roster]
+
+
+def _roster() -> Roster:
+    from gongdan.store import piccolo_conf
+
+    if _ROSTER[0] is not piccolo_conf.DB:  # a new database (held, so its id is never reused)
+        _ROSTER[:] = [piccolo_conf.DB, Roster()]
+    roster: Roster = _ROSTER[1]
+    return roster
+
+
+class Overlay:
+    """`with Overlay(index, rows) as index:` the index with this transaction's own changes
+    laid over it for one synchronous routing call, then restored."""
+
+    def __init__(self, index: Any, rows: list[dict[str, Any]]) -> None:
+        self.index = index
+        self.rows = rows
+        self.saved: list[tuple[Any, dict[str, Any] | None]] = []
+
+    def __enter__(self) -> Any:
+        for row in self.rows:
+            self.saved.append((row["key"], self.index.get(row["key"])))
+            if row["active"]:
+                self.index.add(for_rules(row))
+            else:
+                self.index.remove(row["key"])
+        return self.index
+
+    def __exit__(self, *exc: object) -> None:
+        for key, old in reversed(self.saved):
+            if old is None:
+                if key in self.index:
+                    self.index.remove(key)
+            else:
+                self.index.add(old)
+
+
+async def routing_index() -> tuple[Any, list[dict[str, Any]]]:
+    """The process's routing index and this transaction's own changes (see `Overlay`)."""
+    return await _roster().current()
+
+
 async def routing_engineers(team: str | None = None) -> list[dict[str, Any]]:
-    """Every active engineer as the rules see them."""
+    """Every active engineer as the rules see them (fresh from the database)."""
     query = GdEngineer.select().where(GdEngineer.active == True)  # noqa: E712 - SQL, not Python
     if team is not None:
         query = query.where(GdEngineer.team == team)
@@ -262,10 +365,17 @@ async def create_engineer(db: Database, settings: Settings, body: dict[str, Any]
         raise invalid("姓名必填", "name is required", [_err("name", "姓名必填", "name is required")])
     now = now_utc()
     async with db.transaction():
+        if "key" not in values:
+            n = await GdEngineer.count() + 1
+            while await GdEngineer.exists().where(GdEngineer.key == f"E{n:04d}") or await GdUser.exists().where(
+                    GdUser.name == f"E{n:04d}"):
+                n += 1
+            values["key"] = f"E{n:04d}"
         if await GdEngineer.exists().where(GdEngineer.key == values["key"]):
             raise conflict(f"工程师 {values['key']} 已存在", f"engineer {values['key']} already exists")
         await _ensure_user(values["key"], values["name"])
         await GdEngineer.insert(GdEngineer(**_defaults(values, now)))
+        await touch([values["key"]])
     if values.get("on_shift"):
         from gongdan.domain.dispatch import services as dispatch
 
@@ -288,6 +398,7 @@ async def update_engineer(db: Database, settings: Settings, key: str, body: dict
         if "location" in values:
             update[GdEngineer.location_at] = now_utc()
         await GdEngineer.update(update).where(GdEngineer.key == key)
+        await touch([key])
         if "name" in values:
             await GdUser.update({GdUser.display_name: values["name"]}).where(GdUser.name == key)
     if values.get("on_shift") or "max_load" in values or "skills" in values:
@@ -311,6 +422,7 @@ async def set_location(db: Database, settings: Settings, key: str, location: Any
         await get_row(key)
         await GdEngineer.update({GdEngineer.location: loc, GdEngineer.location_at: now,
                                  GdEngineer.updated_at: now}).where(GdEngineer.key == key)
+        await touch([key])
     return engineer_out(await get_row(key), settings)
 
 
@@ -326,6 +438,7 @@ async def set_shift(db: Database, settings: Settings, key: str, on: bool, user: 
         if on and not row["on_shift"] and row["load"] == 0:
             values[GdEngineer.idle_since] = now
         await GdEngineer.update(values).where(GdEngineer.key == key)
+        await touch([key])
     if on:
         from gongdan.domain.dispatch import services as dispatch
 
@@ -379,7 +492,8 @@ async def import_engineers(db: Database, settings: Settings, data: bytes, filena
                                                profile={}, created_at=now))
                 await GdEngineer.insert(GdEngineer(**_defaults(values, now)))
                 created += 1
-    return {"created": created, "updated": updated, "total": created + updated}
+        await touch([e["id"] for e in result.engineers])
+    return {"created": created, "updated": updated, "total": created + updated, "imported": created + updated}
 
 
 class RowFieldError(FieldError, kw_only=True):
@@ -396,16 +510,17 @@ async def ensure_engineer(key: str, name: str, profile: dict[str, Any]) -> None:
     if await GdEngineer.exists().where(GdEngineer.key == key):
         await GdEngineer.update({getattr(GdEngineer, k): v for k, v in values.items()}
                                 ).where(GdEngineer.key == key)
-        return
-    await GdEngineer.insert(GdEngineer(**_defaults({"key": key, "name": name, **values}, now)))
+    else:
+        await GdEngineer.insert(GdEngineer(**_defaults({"key": key, "name": name, **values}, now)))
+    await touch([key])
 
 
 async def adjust_loads(deltas: dict[str, int], now: dt.datetime) -> None:
     """Add to engineers' loads (in key order, so concurrent transactions never deadlock)."""
     for key in sorted(k for k, d in deltas.items() if d):
         d = deltas[key]
-        await GdEngineer.update({GdEngineer.load: GdEngineer.load + d, GdEngineer.updated_at: now}
-                                ).where(GdEngineer.key == key)
+        await GdEngineer.update({GdEngineer.load: GdEngineer.load + d}).where(GdEngineer.key == key)
         if d < 0:
             await GdEngineer.update({GdEngineer.idle_since: now}).where(
                 (GdEngineer.key == key) & (GdEngineer.load <= 0))
+    await touch([k for k, d in deltas.items() if d])

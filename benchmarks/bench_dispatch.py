@@ -99,13 +99,20 @@ def in_process() -> None:
         onsite = sum(1 for t in tickets if t["onsite"]) / len(tickets)
         print(f"{n:>10,} {f'{onsite:.0%} on-site':>12} {f'{im:.2f} / {ip:.2f}':>18} {f'{nm:.2f} / {np_:.2f}':>18} "
               f"{im / nm:>7.2f} {statistics.median(considered):>20.0f}")
-        onsite_t = [t for t in tickets if t["onsite"]]
-        on_times = []
-        for t in onsite_t:
-            start = time.perf_counter_ns()
-            rs.route(t, index, NOW)
-            on_times.append(time.perf_counter_ns() - start)
-        print(f"{'':>10} {'on-site only':>12} {f'{_ms(on_times)[0]:.2f} / {_ms(on_times)[1]:.2f}':>18}")
+        for label, subset in (("on-site pool", [t for t in tickets if t["onsite"]]),
+                              ("remote pool", [t for t in tickets if not t["onsite"]])):
+            part: dict[str, list[int]] = {"index": [], "naive": []}
+            gc.disable()
+            try:
+                for t in subset:
+                    for name, target in (("index", index), ("naive", people)):
+                        start = time.perf_counter_ns()
+                        rs.route(t, target, NOW)
+                        part[name].append(time.perf_counter_ns() - start)
+            finally:
+                gc.enable()
+            (a, ap), (b, bp) = _ms(part["index"]), _ms(part["naive"])
+            print(f"{'':>10} {label:>12} {f'{a:.2f} / {ap:.2f}':>18} {f'{b:.2f} / {bp:.2f}':>18} {a / b:>7.2f}")
 
 
 def _http_module() -> Any:

@@ -35,6 +35,7 @@ route "现场维修":
     require engineer.load < engineer.max_load
     require engineer.on_shift
     score 0.7 * skill_fit + 0.3 * (1 - engineer.load / engineer.max_load)
+    fatigue after 2 same fault_type: score * 0.5
     offer top 3 if sla == P0 else top 1
     claim within 15m else reoffer, after 2 reoffers escalate supervisor
 """

@@ -88,3 +88,29 @@ async def test_ten_engineers_claim_at_once_exactly_one_wins(server) -> None:  # 
         assert [e["type"] for e in events] == ["created", "claimed"]
         offers = (await admin.get(f"/api/tickets/{ticket['id']}/dispatch")).json()["offers"]
         assert sorted(o["state"] for o in offers) == ["claimed"] + ["withdrawn"] * 9
+
+
+async def test_every_worker_sees_roster_changes(server) -> None:  # type: ignore[no-untyped-def]
+    """Each worker keeps its own EngineerIndex; a change made through one is seen by both."""
+    async with httpx.AsyncClient(base_url=server.url, headers=server.headers, timeout=60) as admin:
+        r = await admin.put("/api/lines/repair/rules", json={"source": EVERYONE.replace("offer top 10", "offer top 1")})
+        assert r.status_code == 201, r.text
+        assert (await admin.post(f"/api/lines/repair/rules/{r.json()['version']}/activate")).status_code == 200
+        for name, level in (("best", 5), ("next", 5)):
+            r = await admin.post("/api/engineers", json={"id": name, "name": name, "skills": {"液压": level},
+                                                         "max_load": 50, "on_shift": True})
+            assert r.status_code == 201, r.text
+
+        async def first_offer(i: int) -> str:
+            # a new connection each time, so the creates spread over both workers
+            async with httpx.AsyncClient(base_url=server.url, headers=server.headers, timeout=60) as fresh:
+                r = await fresh.post("/api/lines/repair/tickets", json=demo_ticket(i))
+            assert r.status_code == 201, r.text
+            view = (await admin.get(f"/api/tickets/{r.json()['id']}/dispatch")).json()
+            return str(view["decisions"][0]["offered"][0])
+
+        assert {await first_offer(i) for i in range(8)} == {"best"}  # equal scores: idle longer
+        assert (await admin.post("/api/engineers/best/off-shift")).status_code == 200
+        assert {await first_offer(100 + i) for i in range(8)} == {"next"}
+        assert (await admin.patch("/api/engineers/best", json={"on_shift": True, "skills": {"液压": 2}})).status_code == 200
+        assert {await first_offer(200 + i) for i in range(8)} == {"next"}

@@ -234,3 +234,36 @@ async def test_line_without_rules_does_not_route(api: Api) -> None:
     t = await create(api)
     assert (await api.get(f"/api/tickets/{t['id']}/dispatch")).json()["decisions"] == []
     assert (await timeline_types(api, t["id"])) == ["created"]
+
+
+async def test_large_roster_goes_through_the_index(api: Api) -> None:
+    await dispatch_line(api, engineers=[])
+    rows = ["工号,姓名,技能,负载上限,班组"] + [
+        f"L{i:03d},工程师{i:03d},液压:{5 if i == 7 else 1 + i % 2},3,{i % 5}组" for i in range(320)]
+    r = await api.post("/api/engineers/import", files={"file": ("big.csv", "\n".join(rows).encode(), "text/csv")})
+    assert r.status_code == 200, r.text
+    assert (await api.post("/api/engineers/L007/on-shift")).status_code == 200
+    assert (await api.post("/api/engineers/L009/on-shift")).status_code == 200
+    t = await create(api)
+    d = (await api.get(f"/api/tickets/{t['id']}/dispatch")).json()["decisions"][0]
+    assert d["offered"] == ["L007"]
+    assert d["excluded"] == 319 and d["considered"] == 1  # only who can pass was scored
+    why = (await api.get(f"/api/tickets/{t['id']}/dispatch?why=L007&not=L009")).json()["why"]
+    assert "工程师009" in why["zh"] and "索引" in why["zh"]
+
+
+async def test_fatigue_uses_the_engineers_recent_assignments(api: Api) -> None:
+    await dispatch_line(api)
+    await api.patch("/api/engineers/xiaowang", {"max_load": 10})
+    wang = await token_for(api, "xiaowang")
+    for i in (1, 2):
+        t = await create(api, i)
+        assert (await wang.post(f"/api/tickets/{t['id']}/claim")).status_code == 200
+    t = await create(api, 3)  # the third 漏油 in a row for 小王: fatigue halves his score
+    d = (await api.get(f"/api/tickets/{t['id']}/dispatch")).json()["decisions"][0]
+    by_id = {c["engineer_id"]: c for c in d["candidates"]}
+    assert by_id["xiaowang"]["factors"]["streak"] == 2 and by_id["xiaowang"]["factors"]["fatigue"] is True
+    assert d["offered"] == ["xiaoli"]
+    t = await create(api, 4, fault_type="报警")  # another kind of fault: no streak
+    d = (await api.get(f"/api/tickets/{t['id']}/dispatch")).json()["decisions"][0]
+    assert d["offered"] == ["xiaowang"]

@@ -86,6 +86,17 @@ def _channel(channel: str) -> str:
     return tickets.check_channel(channel, allowed=CHANNELS)
 
 
+async def _try_lock(ticket_id: int, sqlite: bool) -> dict[str, Any] | None:
+    """Lock a waiting ticket for routing, or None when another transaction holds it (it is
+    being claimed or moved: skip it rather than wait, so a drain never deadlocks)."""
+    if sqlite:  # one writer at a time: nobody else holds it
+        return await _lock(ticket_id)
+    rows = await GdTicket.raw(
+        "UPDATE gd_ticket SET last_seq = last_seq WHERE id = (SELECT id FROM gd_ticket WHERE id = {} "
+        "FOR UPDATE SKIP LOCKED) RETURNING *", ticket_id)
+    return tickets._load(dict(rows[0])) if rows else None
+
+
 async def _lock(ticket_id: int) -> dict[str, Any]:
     rows = await GdTicket.raw(
         "UPDATE gd_ticket SET last_seq = last_seq WHERE id = {} RETURNING *", ticket_id)
@@ -203,8 +214,14 @@ async def drain_queue(line_key: str, actor: str, limit: int = DRAIN_LIMIT) -> in
     waiting = await GdDispatchQueue.select().where(GdDispatchQueue.line_key == line_key).order_by(
         GdDispatchQueue.tier).order_by(GdDispatchQueue.deadline).order_by(GdDispatchQueue.id).limit(limit)
     routed = 0
+    from piccolo.engine.sqlite import SQLiteEngine
+
+    sqlite = isinstance(GdTicket._meta.db, SQLiteEngine)
     for item in waiting:
-        row = await _lock(item["ticket_id"])
+        found = await _try_lock(item["ticket_id"], sqlite)
+        if found is None:
+            continue
+        row = found
         ctx = await tickets._context(row["line_key"], row["form_version"])
         if row["assignee"] is not None or _closed(ctx, row["state"]):
             await GdDispatchQueue.delete().where(GdDispatchQueue.id == item["id"])
@@ -311,9 +328,12 @@ async def claim(db: Database, settings: Settings, ticket_id: int, user: CurrentU
     return tickets.ticket_out(row, settings, ctx.machine)
 
 
-async def _count_assignment(key: str, row: dict[str, Any], now: dt.datetime) -> None:
-    """The engineer takes the ticket: load + 1, recent assignments (for fatigue), idle clock."""
-    await engineers.adjust_loads({key: +1}, now)
+async def _count_assignment(key: str, row: dict[str, Any], now: dt.datetime,
+                            previous: str | None = None) -> None:
+    """The engineer takes the ticket (from `previous`, whose load drops): load + 1, recent
+    assignments (for fatigue), idle clock. Both loads change in one call, in key order, so
+    two opposite reassignments never deadlock."""
+    await engineers.adjust_loads({key: +1, **({previous: -1} if previous else {})}, now)
     found = await GdEngineer.select(GdEngineer.recent).where(GdEngineer.key == key).output(load_json=True)
     recent = (found[0]["recent"] if found else None) or []
     if isinstance(recent, str):
@@ -487,9 +507,7 @@ async def reassign(db: Database, settings: Settings, ticket_id: int, engineer: s
         old_team = await _team_of(old)
         rec = Record(row, user.name, now)
         rec.assign(engineer)
-        if old:
-            await engineers.adjust_loads({old: -1}, now)
-        await _count_assignment(engineer, row, now)
+        await _count_assignment(engineer, row, now, previous=old)
         await GdOffer.update({GdOffer.state: "withdrawn", GdOffer.closed_at: now}).where(
             (GdOffer.ticket_id == ticket_id) & (GdOffer.state == "live"))
         await GdDispatchQueue.delete().where(GdDispatchQueue.ticket_id == ticket_id)

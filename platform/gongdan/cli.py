@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from gongdan import __version__
+from gongdan.cli_packs import packs
 from gongdan.cli_plugins import plugins
 from gongdan.cli_rules import rules
 from gongdan.cli_server import db, demo, serve, token
@@ -22,6 +23,7 @@ main.add_command(simulate)
 main.add_command(plugins)
 for _command in (serve, db, token, demo):
     main.add_command(_command)
+main.add_command(packs)
 
 
 def iter_commands(

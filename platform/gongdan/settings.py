@@ -60,7 +60,9 @@ class Settings:
         "",
         "消息模板覆盖目录 / folder of `<name>.j2` files that override message templates (empty: none).",
     )
-    log_level: str = setting("info", "日志级别 / log level: debug, info, warning, error.")
+    log_level: str = setting(
+        "info", "服务日志级别 / the server's (uvicorn) log level: debug, info, warning, error."
+    )
     debug: bool = setting(False, "调试模式 / debug mode: tracebacks in 500 responses.")
 
     @classmethod

@@ -152,7 +152,7 @@ async def route(ctx: tickets.LineContext, rec: Record, *, reason: str, channel: 
             decision = rs.route(ticket, people if len(people) > FULL_SCAN_MAX else list(people), rec.now)
     else:
         decision = rs.route(ticket, await engineers.routing_engineers(team), rec.now)
-    prior = await _offers(row["id"])
+    prior = [] if reason == "create" else await _offers(row["id"])  # a new ticket has none
     round_ = max((int(o["round"]) for o in prior), default=0) + 1
     excluded = set(exclude or ())
     excluded |= {o["engineer"] for o in prior if o["state"] == "live"}
@@ -173,7 +173,8 @@ async def route(ctx: tickets.LineContext, rec: Record, *, reason: str, channel: 
         expires = rec.now + within
         await GdOffer.insert(*[GdOffer(ticket_id=row["id"], engineer=e, round=round_, state="live",
                                        created_at=rec.now, expires_at=expires) for e in chosen])
-        await GdDispatchQueue.delete().where(GdDispatchQueue.ticket_id == row["id"])
+        if reason != "create":
+            await GdDispatchQueue.delete().where(GdDispatchQueue.ticket_id == row["id"])
         if record:
             rec.event("offered", channel, None, {"offered": chosen},
                       {"reason": reason, "round": round_, "pool": decision.pool, "tier": decision.tier,

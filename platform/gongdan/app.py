@@ -19,6 +19,8 @@ from litestar.response import File
 
 from gongdan import __version__
 from gongdan.auth import TokenAuthMiddleware
+from gongdan.domain.dispatch.controllers import DispatchController
+from gongdan.domain.engineers.controllers import EngineersController
 from gongdan.domain.lines.controllers import LinesController, get_field_dictionary
 from gongdan.domain.tickets.controllers import TicketsController
 from gongdan.domain.tickets.services import clear_caches
@@ -95,7 +97,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     return Litestar(
         route_handlers=[health, LinesController, TicketsController, UsersController,
-                        get_field_dictionary, *admin_ui_handlers(settings)],
+                        EngineersController, DispatchController, get_field_dictionary, *admin_ui_handlers(settings)],
         lifespan=[lifespan],
         state=State({"db": db, "settings": settings}),
         middleware=[DefineMiddleware(Auth, exclude=["^/schema", "^/health$", "^/admin"])],

@@ -31,6 +31,12 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "tickets.move": ("admin", "dispatcher", "supervisor", "engineer"),
     "customers.read": ("admin", "dispatcher", "supervisor", "agent", "viewer"),
     "users.manage": ("admin",),
+    "engineers.read": ("admin", "dispatcher", "supervisor", "engineer"),  # engineers: themselves
+    "engineers.write": ("admin", "dispatcher"),
+    "engineers.self": ("admin", "dispatcher", "supervisor", "engineer"),  # location, shift
+    "tickets.claim": ("engineer",),  # claim, decline, release their own offers and tickets
+    "tickets.dispatch": ("admin", "dispatcher", "supervisor"),  # reoffer, reassign, transfer
+    "dispatch.read": ("admin", "dispatcher", "supervisor"),
 }
 
 # Roles that only ever see tickets assigned to them.

@@ -108,8 +108,11 @@ async def load_demo(db: Database, settings: Settings, *, with_tickets: bool = Tr
         if rules_runtime.available():
             uploaded = await lines.upload_rules(db, "repair", repair_rules_source(), actor)
             await lines.activate_rules(db, "repair", uploaded["version"], actor)
+    from gongdan.domain.engineers.services import ensure_engineer
+
     for name, display, profile in ENGINEERS:
         await ensure_user(name, "engineer", display, profile)
+        await ensure_engineer(name, display, profile)
     for name, role in (("dispatcher", "dispatcher"), ("agent", "agent"), ("viewer", "viewer"),
                        ("supervisor", "supervisor")):
         await ensure_user(name, role)

@@ -136,6 +136,73 @@ class GdCounter(Table, tablename="gd_counter"):
     last = Integer(default=0)
 
 
+class GdEngineer(Table, tablename="gd_engineer"):
+    """A field engineer (also a `gd_user` with role engineer, `key` = the user's name, which is
+    what a ticket's `assignee` holds). `load` is the count of their open assigned tickets,
+    changed inside the transactions that assign and close."""
+
+    id = Serial(primary_key=True)
+    key = Varchar(length=100, unique=True)
+    name = Varchar(length=200, default="")
+    skills = JSON(default="{}")
+    certifications = JSON(default="[]")
+    team = Varchar(length=100, null=True, default=None, index=True)
+    supervisor = Varchar(length=100, null=True, default=None)
+    region = Varchar(length=6, null=True, default=None)
+    location = JSON(null=True, default=None)
+    location_at = Timestamptz(null=True, default=None)
+    shifts = JSON(default="[]")
+    on_shift = Boolean(default=False)
+    max_load = Integer(default=5)
+    load = Integer(default=0)
+    idle_since = Timestamptz(null=True, default=None)
+    recent = JSON(default="[]")  # the last assignments' ticket fields, newest first (fatigue)
+    phone = Varchar(length=20, default="")
+    active = Boolean(default=True)
+    created_at = Timestamptz()
+    updated_at = Timestamptz()
+    rev = Integer(default=0, index=True)  # roster revision of the last change (routing caches)
+
+
+class GdOffer(Table, tablename="gd_offer"):
+    """A ticket offered to an engineer: live -> claimed | withdrawn | expired | declined."""
+
+    id = Serial(primary_key=True)
+    ticket_id = Integer(index=True)
+    engineer = Varchar(length=100, index=True)
+    round = Integer(default=1)
+    state = Varchar(length=16, default="live")
+    created_at = Timestamptz()
+    expires_at = Timestamptz(null=True, default=None)
+    closed_at = Timestamptz(null=True, default=None)
+
+
+class GdDispatchDecision(Table, tablename="gd_dispatch_decision"):
+    """Every routing decision: the pool, the tier and the rules' full `RouteDecision`."""
+
+    id = Serial(primary_key=True)
+    ticket_id = Integer(index=True)
+    at = Timestamptz()
+    reason = Varchar(length=32)
+    round = Integer(default=1)
+    pool = Varchar(length=200, null=True, default=None)
+    tier = Varchar(length=32, null=True, default=None)
+    actor = Varchar(length=100, default="")
+    decision = JSON(default="{}")
+
+
+class GdDispatchQueue(Table, tablename="gd_dispatch_queue"):
+    """Tickets waiting for an eligible engineer, per line, by tier then deadline."""
+
+    id = Serial(primary_key=True)
+    ticket_id = Integer(unique=True)
+    line_key = Varchar(length=64, index=True)
+    tier = Varchar(length=32, null=True, default=None)
+    deadline = Timestamptz(null=True, default=None)
+    since = Timestamptz()
+    escalated = Boolean(default=False)
+
+
 ALL_TABLES: list[type[Table]] = [
     GdUser,
     GdToken,
@@ -146,4 +213,8 @@ ALL_TABLES: list[type[Table]] = [
     GdTicket,
     GdEvent,
     GdCounter,
+    GdEngineer,
+    GdOffer,
+    GdDispatchDecision,
+    GdDispatchQueue,
 ]

@@ -308,6 +308,10 @@ async def create_ticket(
                        {"state": state, "fields": values, "sla": sla},
                        {"rules_version": ctx.line.get("rules_version")})
             )
+            if rs is not None:  # route and offer in the same transaction (dispatch)
+                from gongdan.domain.dispatch import services as dispatch
+
+                await dispatch.route_new_ticket(ctx, row, user.name)
             row["number"] = await _assign_number(db, ctx, row["id"], day)
     except Exception as exc:
         # two retries with one Idempotency-Key raced: the loser returns the winner's ticket
@@ -460,6 +464,9 @@ async def update_ticket(
             events.append(_event(ticket_id, seq, "assigned", now, user.name, channel,
                                  {"assignee": row["assignee"]}, {"assignee": assignee}))
             values[GdTicket.assignee] = assignee
+            from gongdan.domain.dispatch import services as dispatch
+
+            await dispatch.on_assignee_change(row, row["assignee"], assignee)
         if not events:
             return ticket_out(row, settings, ctx.machine)
         values.update({GdTicket.version: row["version"] + 1, GdTicket.last_seq: seq,
@@ -521,6 +528,9 @@ async def move_ticket(
         await GdEvent.insert(_event(ticket_id, seq, "state_changed", now, user.name, channel,
                                     {"state": row["state"]}, {"state": to},
                                     {"manual": True, **({"note": note} if note else {})}))
+        from gongdan.domain.dispatch import services as dispatch
+
+        await dispatch.on_state_change(ctx, row, row["state"], to)
     return ticket_out(await _get_row(ticket_id), settings, ctx.machine)
 
 
@@ -599,6 +609,10 @@ async def post_event(
                            GdTicket.version: row["version"] + 1, GdTicket.updated_at: now})
         await GdTicket.update(values).where(GdTicket.id == ticket_id)
         await GdEvent.insert(*events)
+        if state != row["state"]:
+            from gongdan.domain.dispatch import services as dispatch
+
+            await dispatch.on_state_change(ctx, row, row["state"], state)
     ticket = ticket_out(await _get_row(ticket_id), settings, ctx.machine)
     return {"ticket": ticket, "event_seq": events[0].seq, "transition": transition,
             "refused": refused}

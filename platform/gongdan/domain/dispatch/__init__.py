@@ -1,0 +1,1 @@
+"""Dispatch: routing by the line's rules, offers, atomic claims, transfers, explanations."""

@@ -1,0 +1,1 @@
+"""Engineers: their skills, shifts, location and load."""

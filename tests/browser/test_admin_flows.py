@@ -382,15 +382,11 @@ def test_dry_run_says_the_decision_in_words(page: Any, server: Server, shots: Sh
     expect(page.locator("[data-test=dispatch-summary]")).to_contain_text("派给 李工")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "server gap: GET /api/engineers (issue 4; docs/admin.md lists it as not implemented) "
-    "answers 404, so the engineers page (admin-ui/src/views/EngineersView.vue) shows an error "
-    "and an empty table; board cards and the drawer show engineer ids instead of names."))
 def test_engineers_page_lists_the_engineers(page: Any, server: Server, shots: Shots) -> None:
     page.goto("/admin/engineers")
     table = page.locator("[data-test=engineer-table]")
     table.wait_for()
     page.wait_for_load_state("networkidle")
     shots(page, "engineers")
-    expect(table).to_contain_text("王工", timeout=15_000)
+    expect(table).to_contain_text("王工")
     expect(table).to_contain_text("PLC调试", timeout=15_000)

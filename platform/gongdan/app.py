@@ -17,12 +17,16 @@ from litestar.response import File
 
 from gongdan import __version__
 from gongdan.auth import TokenAuthMiddleware
+from gongdan.domain.calendars.controllers import CalendarsController
 from gongdan.domain.lines.controllers import LinesController, get_field_dictionary
 from gongdan.domain.tickets.controllers import TicketsController
 from gongdan.domain.users.controllers import UsersController
 from gongdan.errors import exception_handlers
+from gongdan.outbox.controllers import OutboxController
 from gongdan.settings import Settings
 from gongdan.store.engine import Database
+from gongdan.timers import background
+from gongdan.timers.controllers import TimersController
 
 
 def admin_ui_dir(settings: Settings) -> Path:
@@ -77,7 +81,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         # the PostgreSQL pool belongs to this event loop, so it is made here
         await db.open(migrate=settings.auto_migrate)
         try:
-            yield
+            async with background.running(db, settings):
+                yield
         finally:
             await db.close()
 
@@ -88,6 +93,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     logging.getLogger("gongdan").setLevel(settings.log_level.upper())
     return Litestar(
         route_handlers=[health, LinesController, TicketsController, UsersController,
+                        OutboxController, TimersController, CalendarsController,
                         get_field_dictionary, *admin_ui_handlers(settings)],
         lifespan=[lifespan],
         state=State({"db": db, "settings": settings}),

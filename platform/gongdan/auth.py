@@ -31,6 +31,9 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "tickets.move": ("admin", "dispatcher", "supervisor", "engineer"),
     "customers.read": ("admin", "dispatcher", "supervisor", "agent", "viewer"),
     "users.manage": ("admin",),
+    "outbox.manage": ("admin",),
+    "calendars.read": ALL,
+    "calendars.write": ("admin",),
 }
 
 # Roles that only ever see tickets assigned to them.

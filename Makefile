@@ -31,20 +31,24 @@ test: setup lint ui-test
 bench: setup
 	$(BIN)/python benchmarks/run.py
 
-# The admin UI (admin-ui/): rebuilt only when its lock file or sources change.
+# The admin UI (admin-ui/): dependencies reinstalled (npm ci) only when the lock file
+# changes, the build redone only when a source changes.
+UI_DEPS := admin-ui/node_modules/.gongdan-installed
 UI_STAMP := admin-ui/dist/.gongdan-built
 UI_SOURCES := $(shell find admin-ui/src admin-ui/public -type f 2>/dev/null) \
-	admin-ui/index.html admin-ui/vite.config.ts admin-ui/tsconfig.json admin-ui/tsconfig.app.json \
-	admin-ui/package.json admin-ui/package-lock.json
+	admin-ui/index.html admin-ui/vite.config.ts admin-ui/tsconfig.json admin-ui/tsconfig.app.json
 
-$(UI_STAMP): $(UI_SOURCES)
-	cd admin-ui && npm ci --no-audit --no-fund && npm run build
+$(UI_DEPS): admin-ui/package.json admin-ui/package-lock.json
+	cd admin-ui && npm ci --no-audit --no-fund
+	touch $(UI_DEPS)
+
+$(UI_STAMP): $(UI_DEPS) $(UI_SOURCES)
+	cd admin-ui && npm run build
 	touch $(UI_STAMP)
 
 ui: $(UI_STAMP)
 
 ui-test: $(UI_STAMP)
-	test -d admin-ui/node_modules || (cd admin-ui && npm ci --no-audit --no-fund)
 	cd admin-ui && npm test -- --run
 
 clean:

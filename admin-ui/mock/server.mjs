@@ -45,6 +45,10 @@ const db = {
         ["新建", "open"], ["已派单", "open"], ["已到达", "open"], ["诊断中", "open"], ["待备件", "pending"],
         ["维修中", "open"], ["等待客户确认", "pending"], ["已结案", "closed"],
       ].map(([key, category]) => ({ key, label: key, category })),
+      transitions: [
+        ["新建", "已派单"], ["已派单", "已到达"], ["已到达", "诊断中"], ["诊断中", "待备件"], ["待备件", "维修中"],
+        ["诊断中", "维修中"], ["维修中", "等待客户确认"], ["等待客户确认", "已结案"], ["等待客户确认", "维修中"], ["已派单", "新建"],
+      ],
     },
   },
   rules: { repair: [{ version: 1, source: fs.readFileSync(path.join(here, "repair.rules"), "utf8"), created_at: new Date(Date.now() - 86400e3).toISOString(), active: true }] },
@@ -303,6 +307,18 @@ async function handle(req, res) {
   if ((g = m(/^GET \/api\/tickets\/([^/]+)$/))) {
     const t = db.tickets.find((x) => x.id === g[1]);
     return t ? send(res, 200, t) : err(res, 404, "没有这个工单", "no such ticket");
+  }
+  if ((g = m(/^POST \/api\/tickets\/([^/]+)\/move$/))) {
+    const t = db.tickets.find((x) => x.id === g[1]);
+    if (!t) return err(res, 404, "没有这个工单", "no such ticket");
+    if (body.version !== t.version) return err(res, 409, "工单已被他人修改，请刷新", "the ticket changed; reload it");
+    const ok = (db.states[t.line]?.transitions ?? []).some(([a, b]) => (a === t.state || a === "*") && b === body.to);
+    if (!ok) return err(res, 409, `不能从 ${t.state} 移动到 ${body.to}`, `cannot move from ${t.state} to ${body.to}`);
+    if (body.to === "已结案") return err(res, 409, "结案条件未满足：客户验收", "the close lock holds: 客户验收", [{ key: "客户验收", message_zh: "缺少客户签名", message_en: "no customer signature" }]);
+    addEvent(t.id, "moved", "app", "admin", { state: t.state }, { state: body.to });
+    t.state = body.to;
+    t.version += 1;
+    return send(res, 200, t);
   }
   if ((g = m(/^GET \/api\/tickets\/([^/]+)\/timeline$/))) return send(res, 200, { ticket: g[1], events: db.events[g[1]] ?? [] });
   if ((g = m(/^GET \/api\/tickets\/([^/]+)\/dispatch$/))) return send(res, 200, db.dispatch[g[1]] ?? []);

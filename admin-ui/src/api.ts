@@ -74,6 +74,8 @@ export interface RouteDecision {
   offered: string[];
   candidates: Candidate[];
   created_at?: string;
+  /** The decision in words (gongdan_rules.explain.summary), when the server sends it. */
+  summary?: { zh: string; en: string } | string | null;
 }
 
 export interface Ticket {
@@ -214,7 +216,7 @@ export const api = {
   listLines: async () => unwrap<Line>(await request("GET", "/api/lines"), "lines"),
   createLine: (key: string, name: string) => request<Line>("POST", "/api/lines", { key, name }),
 
-  getStates: (line: string) => request<{ initial?: string; states: { key: string; label?: string; category?: string }[] }>("GET", `/api/lines/${enc(line)}/states`),
+  getStates: (line: string) => request<{ initial?: string; states: { key: string; label?: string; category?: string }[]; transitions?: [string, string][] } | null>("GET", `/api/lines/${enc(line)}/states`),
   getForm: (line: string) => request<FormDoc>("GET", `/api/lines/${enc(line)}/form`),
   saveForm: (line: string, fields: FormField[]) => request<FormDoc>("PUT", `/api/lines/${enc(line)}/form`, { fields }),
   fieldDictionary: () => request<Record<string, string[]>>("GET", "/api/field-dictionary"),
@@ -231,6 +233,7 @@ export const api = {
   listTickets: async (f: { line?: string; state?: string; tier?: string; assignee?: string; q?: string }) =>
     unwrap<Ticket>(await request("GET", `/api/tickets${qs(f)}`), "tickets"),
   getTicket: (id: string | number) => request<Ticket>("GET", `/api/tickets/${enc(id)}`),
+  moveTicket: (id: string | number, to: string, version: number) => request<Ticket>("POST", `/api/tickets/${enc(String(id))}/move`, { to, version }),
   timeline: async (id: string | number) => unwrap<TimelineEvent>(await request("GET", `/api/tickets/${enc(id)}/timeline`), "events"),
   dispatch: async (id: string | number) => unwrap<RouteDecision>(await request("GET", `/api/tickets/${enc(id)}/dispatch`), "decisions"),
 

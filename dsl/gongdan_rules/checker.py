@@ -228,7 +228,8 @@ class Checker:
                     self.sink.at("E112", tier.name_span, name=tier.name, clause=clause)
                 elif value <= timedelta(0):
                     self.sink.at("E116", tier.clause_spans[clause], clause=clause)
-                elif tier.calendar is not None and value >= timedelta(days=1):
+                elif tier.calendar is not None and any(u in tier.duration_text.get(clause, "") for u in "dw"):
+                    # days and weeks on a business calendar are the surprise; hours say what they mean
                     hours = value.total_seconds() / 3600
                     self.sink.at("W113", tier.clause_spans[clause], clause=clause, text=_human(value),
                                  hours=f"{hours:g}", days=f"{hours / 8:g}")

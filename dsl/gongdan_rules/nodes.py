@@ -143,6 +143,7 @@ class SlaTier:
     pause_in: list[tuple[str, Span]] = field(default_factory=list)
     bypass_queue: bool = False
     clause_spans: dict[str, Span] = field(default_factory=dict)
+    duration_text: dict[str, str] = field(default_factory=dict)  # "respond"/"resolve" -> "1d"
 
 
 @dataclass(slots=True)

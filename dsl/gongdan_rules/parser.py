@@ -607,10 +607,10 @@ class _Builder(Transformer_NonRecursive):  # type: ignore[type-arg]
         return self._clause(tree, "otherwise")
 
     def r_sla_respond(self, tree: LTree, c: list[Any]) -> tuple[Any, ...]:
-        return self._clause(tree, "respond", parse_duration(c[0].value))
+        return self._clause(tree, "respond", parse_duration(c[0].value), None, str(c[0].value))
 
     def r_sla_resolve(self, tree: LTree, c: list[Any]) -> tuple[Any, ...]:
-        return self._clause(tree, "resolve", parse_duration(c[0].value), c[1][0] if c[1] else None)
+        return self._clause(tree, "resolve", parse_duration(c[0].value), c[1][0] if c[1] else None, str(c[0].value))
 
     def r_sla_pause(self, tree: LTree, c: list[Any]) -> tuple[Any, ...]:
         return self._clause(tree, "pause", [x for x in c if x is not None])
@@ -633,8 +633,10 @@ class _Builder(Transformer_NonRecursive):  # type: ignore[type-arg]
                 tier.otherwise = span
             elif kind == "respond":
                 tier.respond = clause[2]
+                tier.duration_text["respond"] = clause[4]
             elif kind == "resolve":
                 tier.resolve, tier.calendar = clause[2], clause[3]
+                tier.duration_text["resolve"] = clause[4]
             elif kind == "pause":
                 tier.pause_in = list(clause[2])
             elif kind == "bypass":

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from litestar import Litestar, MediaType, Response, get
 from litestar.datastructures import State
+from litestar.logging.config import LoggingConfig
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.params import FromPath
@@ -20,6 +21,7 @@ from gongdan.auth import TokenAuthMiddleware
 from gongdan.domain.calendars.controllers import CalendarsController
 from gongdan.domain.lines.controllers import LinesController, get_field_dictionary
 from gongdan.domain.tickets.controllers import TicketsController
+from gongdan.domain.tickets.services import clear_caches
 from gongdan.domain.users.controllers import UsersController
 from gongdan.errors import exception_handlers
 from gongdan.outbox.controllers import OutboxController
@@ -74,11 +76,13 @@ async def health() -> dict:
 def create_app(settings: Settings | None = None) -> Litestar:
     """The app for `settings` (default: read from `GONGDAN_*` environment variables)."""
     settings = settings or Settings.from_env()
+    ZoneInfo(settings.timezone)  # a misspelt GONGDAN_TIMEZONE fails at start, not per request
     db = Database(settings)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         # the PostgreSQL pool belongs to this event loop, so it is made here
+        clear_caches()  # caches are per database; this process may have used another
         await db.open(migrate=settings.auto_migrate)
         try:
             async with background.running(db, settings):
@@ -90,7 +94,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         cache_seconds = settings.token_cache_seconds
         _cache: dict[str, Any] = {}  # noqa: RUF012
 
-    logging.getLogger("gongdan").setLevel(settings.log_level.upper())
     return Litestar(
         route_handlers=[health, LinesController, TicketsController, UsersController,
                         OutboxController, TimersController, CalendarsController,
@@ -102,4 +105,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         openapi_config=OpenAPIConfig(title="gongdan (工单)", version=__version__,
                                      path="/schema"),
         debug=settings.debug,
+        # leave the root logger alone: logging is the host's (uvicorn's) to configure
+        logging_config=LoggingConfig(configure_root_logger=False, log_exceptions="never"),
     )

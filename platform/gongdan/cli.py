@@ -6,6 +6,7 @@ import click
 
 from gongdan import __version__
 from gongdan.cli_calendars import calendars
+from gongdan.cli_packs import packs
 from gongdan.cli_plugins import plugins
 from gongdan.cli_rules import rules
 from gongdan.cli_server import db, demo, serve, token
@@ -24,6 +25,7 @@ main.add_command(plugins)
 main.add_command(calendars)
 for _command in (serve, db, token, demo):
     main.add_command(_command)
+main.add_command(packs)
 
 
 def iter_commands(

@@ -16,6 +16,9 @@ def _run(settings: Settings, work: Callable[[Any], Awaitable[Any]]) -> Any:
     from gongdan.store.engine import Database
 
     async def main() -> Any:
+        from gongdan.domain.tickets.services import clear_caches
+
+        clear_caches()
         db = Database(settings)
         await db.open(migrate=True)
         try:
@@ -107,6 +110,20 @@ def token_create(user_name: str, role: str, label: str) -> None:
         click.echo(_run(Settings.from_env(), work))
     except ApiError as exc:
         raise click.ClickException(f"{exc.message_zh} / {exc.message_en}") from exc
+
+
+@token.command("revoke")
+@click.option("--user", "user_name", required=True, help="用户名 / user name.")
+def token_revoke(user_name: str) -> None:
+    """吊销该用户的全部令牌 / revoke every token of a user."""
+    from gongdan.domain.users.services import revoke_tokens
+    from gongdan.errors import ApiError
+
+    try:
+        count = _run(Settings.from_env(), lambda _: revoke_tokens(user_name))
+    except ApiError as exc:
+        raise click.ClickException(f"{exc.message_zh} / {exc.message_en}") from exc
+    click.echo(f"revoked {count} token(s) of {user_name}")
 
 
 @click.group()

@@ -3,7 +3,6 @@ and through the round-robin and least-loaded baselines."""
 
 from __future__ import annotations
 
-import importlib
 import sys
 import time
 from pathlib import Path
@@ -15,12 +14,14 @@ from gongdan_rules import RulesError, compile_ruleset
 
 
 def load_pack(name: str) -> Any:
-    """The template pack module `gongdan_pack_<name>`, or a clear error."""
+    """The installed template pack `name`, found through the plugin registry, or a clear error."""
+    from gongdan.packs import PackNotFound
+    from gongdan.packs import load_pack as find_pack
+
     try:
-        return importlib.import_module(f"gongdan_pack_{name}")
-    except ModuleNotFoundError as exc:
-        raise click.BadParameter(f"未安装模板包 {name} / template pack {name!r} is not installed",
-                                 param_hint="--pack") from exc
+        return find_pack(name)
+    except PackNotFound as exc:
+        raise click.BadParameter(str(exc), param_hint="--pack") from exc
 
 
 @click.command("simulate")
@@ -41,7 +42,7 @@ def simulate(pack: str, rules_path: str | None, days: int, engineers: int, seed:
     from gongdan.simulation import render_table
     from gongdan.simulation import simulate as run
 
-    source = Path(rules_path).read_text(encoding="utf-8") if rules_path else load_pack(pack).rules_source()
+    source = Path(rules_path).read_text(encoding="utf-8") if rules_path else load_pack(pack).rules_source
     try:
         rs = compile_ruleset(source, filename=rules_path or f"{pack}.rules")
     except RulesError as exc:

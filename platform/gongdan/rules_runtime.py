@@ -29,6 +29,12 @@ def _rules() -> Any:
     return gongdan_rules
 
 
+def clear_cache() -> None:
+    """Forget compiled rulesets (a process switching databases must call this)."""
+    with _LOCK:
+        _CACHE.clear()
+
+
 def available() -> bool:
     """True when `gongdan_rules` can be imported."""
     try:
@@ -38,13 +44,29 @@ def available() -> bool:
     return True
 
 
-def compile_source(
-    source: str, schema: dict[str, Any] | None, filename: str
-) -> tuple[Any | None, list[dict[str, Any]]]:
-    """Compile `source`; returns (ruleset, warnings) or (None, errors+warnings)."""
-    rules = _rules()
+def installed() -> tuple[set[str] | None, set[str] | None]:
+    """(channel names, plugin event types) from the installed plugins; None when unknown."""
     try:
-        rs = rules.compile_ruleset(source, schema=schema, filename=filename)
+        from gongdan.plugins import connectors, event_types
+
+        return set(connectors()), set(event_types())
+    except Exception:  # a broken plugin must not stop rules from being checked
+        return None, None
+
+
+def compile_source(
+    source: str, schema: dict[str, Any] | None, filename: str,
+    states: list[str] | None = None, strict: bool = False,
+) -> tuple[Any | None, list[dict[str, Any]]]:
+    """Compile `source`; returns (ruleset, warnings) or (None, errors+warnings).
+
+    `strict` (uploads and activation) also checks channel names against the installed
+    connectors, event types against the plugins' and state names against `states`."""
+    rules = _rules()
+    channels, events = installed() if strict else (None, None)
+    try:
+        rs = rules.compile_ruleset(source, schema=schema, filename=filename, channels=channels,
+                                   events=events, states=states if strict else None)
     except rules.RulesError as exc:
         return None, [d.to_dict() for d in exc.diagnostics]
     return rs, [d.to_dict() for d in rs.diagnostics]

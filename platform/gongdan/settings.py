@@ -110,7 +110,9 @@ class Settings:
         "测试时钟文件 / test hook: a file holding an offset in seconds added to the server's "
         "clock, re-read every tick (empty: the real clock). Never set it in production.",
     )
-    log_level: str = setting("info", "日志级别 / log level: debug, info, warning, error.")
+    log_level: str = setting(
+        "info", "服务日志级别 / the server's (uvicorn) log level: debug, info, warning, error."
+    )
     debug: bool = setting(False, "调试模式 / debug mode: tracebacks in 500 responses.")
 
     @classmethod

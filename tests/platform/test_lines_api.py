@@ -111,3 +111,44 @@ async def test_auth_and_roles(api: Api) -> None:
 async def test_field_dictionary(api: Api) -> None:
     d = (await api.get("/api/field-dictionary")).json()
     assert {"客户电话", "联系电话", "手机号"} <= set(d["customer_phone"])
+
+
+async def test_defaults_and_validation(api: Api) -> None:
+    from gongdan.demo import demo_ticket
+
+    await make_repair_line(api)
+    r = await api.put("/api/lines/repair/form", {"fields": [
+        {"key": "device_category", "label": "设备", "type": "select", "options": ["PLC", "其他"],
+         "required": True, "default": "其他"},
+        {"key": "onsite", "label": "上门", "type": "bool", "default": False},
+        {"key": "required_skill", "label": "技能", "type": "text", "default": "液压"},
+        {"key": "hours", "label": "工时", "type": "number", "validation": {"min": 0, "max": 24}},
+        {"key": "po", "label": "订单号", "type": "text",
+         "validation": {"pattern": "^PO-\\d+$", "max_length": 10}},
+    ]})
+    assert r.status_code == 200, r.text
+    assert r.json()["schema"]["properties"]["hours"]["maximum"] == 24
+    body = {k: v for k, v in demo_ticket(1).items()
+            if k not in ("device_category", "onsite", "required_skill", "address", "fault_type")}
+    r = await api.post("/api/lines/repair/tickets", {**body, "hours": 25, "po": "PO-123456789"})
+    assert r.status_code == 422
+    assert {e["key"] for e in r.json()["extra"]} == {"hours", "po"}
+    r = await api.post("/api/lines/repair/tickets", {**body, "hours": 2, "po": "PO-1"})
+    assert r.status_code == 201, r.text
+    assert r.json()["fields"]["device_category"] == "其他"
+    assert r.json()["fields"]["onsite"] is False
+    r = await api.put("/api/lines/repair/form", {"fields": [
+        {"key": "hours", "label": "工时", "type": "number", "default": "many"},
+        {"key": "po", "label": "订单号", "type": "number", "validation": {"pattern": "("}},
+    ]})
+    assert r.status_code == 422
+    assert [e["key"] for e in r.json()["extra"]] == ["fields.1.validation", "fields.0.default"]
+
+
+async def test_revoked_tokens_stop_working(api: Api) -> None:
+    viewer = await api.as_("vic", "viewer")
+    assert (await viewer.get("/api/me")).status_code == 200
+    r = await api.post("/api/users/vic/tokens/revoke")
+    assert r.status_code == 200 and r.json()["revoked"] == 1
+    assert (await viewer.get("/api/me")).status_code == 401  # the test app caches nothing
+    assert (await api.post("/api/users/nobody/tokens/revoke")).status_code == 404

@@ -124,3 +124,50 @@ async def test_compare_versions(api: Api) -> None:
     assert '-    when description has any ["停机", "无法启动", "冒烟", "冷却异常"]' in cmp["diff"]
     assert cmp["replayed"] == 2
     assert [(c["tier_a"], c["tier_b"]) for c in cmp["tier_changes"]] == [("P0", "P2")]
+
+
+async def test_rules_are_checked_against_the_line_states(api: Api) -> None:
+    await make_repair_line(api)
+    source = repair_rules_source().replace("on parts_issued: 待备件 -> 维修中",
+                                           "on parts_issued: 待备件 -> 修理中")
+    r = await api.put("/api/lines/repair/rules", {"source": source})
+    assert r.status_code == 422, r.text
+    assert any("修理中" in d["message_zh"] or "修理中" in d["message_en"]
+               for d in r.json()["data"]["diagnostics"])
+
+
+async def test_check_stores_nothing(api: Api) -> None:
+    await make_repair_line(api)
+    r = await api.post("/api/lines/repair/rules/check", {"source": repair_rules_source()})
+    assert r.status_code == 200 and r.json()["ok"] is True
+    bad = repair_rules_source().replace("fault_code in", "fault_cod in")
+    r = await api.post("/api/lines/repair/rules/check", {"source": bad})
+    assert r.status_code == 200 and r.json()["ok"] is False
+    assert any(d["severity"] == "error" for d in r.json()["diagnostics"])
+    assert (await api.get("/api/lines/repair/rules")).json() == []
+
+
+async def test_dry_run(api: Api) -> None:
+    await active_repair_line(api)
+    for name, skills in (("wang", {"液压": 5}), ("li", {"液压": 1})):
+        await api.as_(name, "engineer", {"skills": skills, "max_load": 5, "on_shift": True,
+                                         "location": {"lat": 31.2304, "lon": 121.4737}})
+    r = await api.post("/api/lines/repair/dry-run",
+                       {"ticket": demo_ticket(1, description="注塑机停机")})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["sla"]["tier"] == "P0" and body["sla"]["respond_within"] == 1800
+    assert body["route"]["pool"] == "现场维修"
+    assert body["route"]["offered"] == ["wang"]
+    assert {c["name"] for c in body["route"]["candidates"]} == {"wang", "li"}
+    assert (await api.get("/api/tickets")).json()["items"] == []
+
+
+async def test_caches_do_not_leak_between_databases(api: Api) -> None:
+    # another test's database had a different repair ruleset v1; this one has none, then its own
+    await make_repair_line(api)
+    source = repair_rules_source().replace('"停机", ', "")
+    assert (await api.put("/api/lines/repair/rules", {"source": source})).status_code == 201
+    assert (await api.post("/api/lines/repair/rules/1/activate")).status_code == 200
+    r = await api.post("/api/lines/repair/tickets", demo_ticket(1, description="停机"))
+    assert r.json()["sla"]["tier"] == "P2"

@@ -44,3 +44,12 @@ def test_database_urls() -> None:
         make_engine(Settings(database_url="mysql://x"))
     pg = make_engine(Settings(database_url="postgresql://postgres@127.0.0.1:5432/test"))
     assert pg.engine_type == "postgres"
+
+
+def test_bad_timezone_fails_at_start() -> None:
+    from zoneinfo import ZoneInfoNotFoundError
+
+    from gongdan.app import create_app
+
+    with pytest.raises(ZoneInfoNotFoundError):
+        create_app(Settings(timezone="Asia/Shanghia"))

@@ -149,6 +149,8 @@ async def test_events_are_recorded_without_rules(api: Api) -> None:
         ("created", "api"), ("photo", "app"), ("scan_checkin", "qr")]
     r = await api.post(url + "/events", {"channel": "app"})
     assert r.status_code == 422
+    r = await api.post(url + "/events", {"type": "state_changed", "to": "已结案"})
+    assert r.status_code == 422 and r.json()["extra"][0]["key"] == "type"
 
 
 async def test_look_up_filters_and_customer_history(api: Api) -> None:

@@ -177,6 +177,8 @@ def test_w113_days_on_a_business_calendar_are_working_hours() -> None:
     assert "24 working hours" in w.message_en and "3 working days" in w.message_en and "8h" in w.message_zh
     assert warnings_of(HEADER + 'sla P0:\n    otherwise\n    respond 1h\n    resolve 8h on calendar "工作日"\n') == []
     assert warnings_of(HEADER + "sla P0:\n    otherwise\n    respond 1h\n    resolve 3d\n") == []  # 24x7
+    # hours say what they mean, however many
+    assert warnings_of(HEADER + 'sla P0:\n    otherwise\n    respond 1h\n    resolve 24h on calendar "工作日"\n') == []
 
 
 def test_w111_no_otherwise() -> None:

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { byUrgency, columns, isOverdue } from "./board";
+import { allowedMoves, byUrgency, columns, isOverdue } from "./board";
 import type { Ticket } from "../api";
 
 const tk = (over: Partial<Ticket>): Ticket => ({ id: "1", number: "WX-1", line: "repair", state: "新建", fields: {}, version: 1, ...over });
@@ -31,5 +31,14 @@ describe("byUrgency", () => {
     const b = tk({ number: "B", sla: { tier: "P0", resolve_by: "2026-11-26T09:00:00Z" } });
     const c = tk({ number: "C", sla: { tier: "P2", resolve_by: "2026-11-24T09:00:00Z" } });
     expect([a, b, c].sort(byUrgency).map((t) => t.number)).toEqual(["B", "C", "A"]);
+  });
+});
+
+describe("allowedMoves", () => {
+  it("follows the transitions, with * as any state", () => {
+    const tr: [string, string][] = [["新建", "已派单"], ["已派单", "已到达"], ["*", "已取消"], ["已到达", "已到达"]];
+    expect(allowedMoves(tr, "新建")).toEqual(["已派单", "已取消"]);
+    expect(allowedMoves(tr, "已到达")).toEqual(["已取消"]);
+    expect(allowedMoves(undefined, "新建")).toEqual([]);
   });
 });

@@ -32,3 +32,10 @@ export function byUrgency(a: Ticket, b: Ticket): number {
   if (ra !== rb) return ra - rb;
   return String(a.number).localeCompare(String(b.number));
 }
+
+/** The states a ticket may move to from `from` (`*` as a from-state means any). */
+export function allowedMoves(transitions: [string, string][] | undefined, from: string): string[] {
+  const out: string[] = [];
+  for (const [a, b] of transitions ?? []) if ((a === from || a === "*") && b !== from && !out.includes(b)) out.push(b);
+  return out;
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { factorNames, formatDuration, formatValue, orderCandidates } from "./dispatch";
+import { factorNames, formatDuration, formatValue, orderCandidates, whyAbove } from "./dispatch";
 
 describe("dispatch helpers", () => {
   it("orders ranked candidates before rejected ones", () => {
@@ -20,5 +20,29 @@ describe("dispatch helpers", () => {
     expect(formatDuration(5400)).toBe("1h30m");
     expect(formatDuration(86400)).toBe("1d");
     expect(formatDuration(1800)).toBe("30m");
+  });
+});
+
+describe("whyAbove", () => {
+  const d = {
+    pool: "现场维修", offered: ["e1"], candidates: [
+      { engineer_id: "e1", score: 0.927, factors: { "0.5 * skill_fit": 0.5, distance: 0.33, skill_fit: 1 }, rejected_by: null, rank: 1 },
+      { engineer_id: "e2", score: 0.516, factors: { "0.5 * skill_fit": 0.3, distance: 1.11, skill_fit: 0.6 }, rejected_by: null, rank: 2 },
+      { engineer_id: "e6", score: null, factors: { distance: 14.1 }, rejected_by: "distance <= 5km", rank: null },
+    ],
+  };
+  const names: Record<string, string> = { e1: "小王", e2: "小李", e6: "小赵" };
+  const n = (id: string) => names[id];
+  it("names the require that rejected the other", () => {
+    const w = whyAbove(d, "e1", "e6", n)!;
+    expect(w.zh).toBe("小赵 没有进入候选：不满足 `distance <= 5km`（distance = 14.100）；小王 满足所有条件，排第 1。");
+    expect(whyAbove(d, "e6", "e1", n)!.zh).toBe(w.zh);
+  });
+  it("gives the score gap and the largest factor differences", () => {
+    const w = whyAbove(d, "e1", "e2", n)!;
+    expect(w.zh).toContain("小王 得分 0.927，高于 小李 的 0.516");
+    expect(w.zh).toContain("distance: 0.330 vs 1.110");
+    expect(w.en).toContain("小王 scores 0.927, above 小李's 0.516");
+    expect(whyAbove(d, "e1", "e1", n)).toBeNull();
   });
 });

@@ -42,3 +42,45 @@ export function formatDuration(seconds: number): string {
   }
   return out;
 }
+
+export interface WhyText { zh: string; en: string }
+
+/**
+ * Why engineer `a` ranks above `b` in a decision, in words: the `require` that rejected `b`,
+ * or the score difference and the factors that made it (largest gap first).
+ */
+export function whyAbove(d: RouteDecision, a: string, b: string, name: (id: string) => string = (x) => x): WhyText | null {
+  const ca = d.candidates.find((c) => String(c.engineer_id) === a);
+  const cb = d.candidates.find((c) => String(c.engineer_id) === b);
+  if (!ca || !cb || a === b) return null;
+  const na = name(a);
+  const nb = name(b);
+  if (ca.rejected_by && cb.rejected_by)
+    return { zh: `${na} 和 ${nb} 都被排除：${na} 不满足 \`${ca.rejected_by}\`，${nb} 不满足 \`${cb.rejected_by}\`。`, en: `Both were rejected: ${na} by \`${ca.rejected_by}\`, ${nb} by \`${cb.rejected_by}\`.` };
+  if (ca.rejected_by) return whyAbove(d, b, a, name);
+  if (cb.rejected_by) {
+    const vals = Object.entries(cb.factors ?? {}).map(([k, v]) => `${k} = ${formatValue(v)}`).join(", ");
+    return {
+      zh: `${nb} 没有进入候选：不满足 \`${cb.rejected_by}\`${vals ? `（${vals}）` : ""}；${na} 满足所有条件，排第 ${ca.rank ?? "—"}。`,
+      en: `${nb} was not a candidate: \`${cb.rejected_by}\` does not hold${vals ? ` (${vals})` : ""}; ${na} passed every require and ranks ${ca.rank ?? "—"}.`,
+    };
+  }
+  const sa = ca.score ?? 0;
+  const sb = cb.score ?? 0;
+  const diffs = Object.keys({ ...ca.factors, ...cb.factors })
+    .map((k) => ({ k, va: ca.factors?.[k], vb: cb.factors?.[k] }))
+    .filter((x) => typeof x.va === "number" && typeof x.vb === "number" && x.va !== x.vb)
+    .sort((x, y) => Math.abs((y.va as number) - (y.vb as number)) - Math.abs((x.va as number) - (x.vb as number)))
+    .slice(0, 3);
+  const list = diffs.map((x) => `${x.k}: ${formatValue(x.va)} vs ${formatValue(x.vb)}`).join("; ");
+  if (sa === sb) {
+    return {
+      zh: `${na} 与 ${nb} 得分相同（${formatValue(sa)}），按负载、空闲时长、编号依次决出先后。`,
+      en: `${na} and ${nb} have the same score (${formatValue(sa)}); load, idle time and id break the tie.`,
+    };
+  }
+  return {
+    zh: `${na} 得分 ${formatValue(sa)}，高于 ${nb} 的 ${formatValue(sb)}${list ? `；差别最大的是 ${list}` : ""}。`,
+    en: `${na} scores ${formatValue(sa)}, above ${nb}'s ${formatValue(sb)}${list ? `; the largest differences: ${list}` : ""}.`,
+  };
+}

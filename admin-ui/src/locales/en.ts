@@ -26,7 +26,7 @@ const en: typeof zh = {
     when: "Show when", whenAlways: "Always shown", whenIs: "is (any of)", whenHint: "The field is shown, and required, only when the condition holds",
     validation: "Validation", min: "Min", max: "Max", minLength: "Min length", maxLength: "Max length", pattern: "Pattern",
     saveVersion: "Save as new version", savedVersion: "Saved as version {version}", fixErrors: "Fix the {n} problem(s) in red first",
-    baseFields: "Base fields (added by the platform)", fieldCount: "{n} fields", remove: "Remove", duplicate: "Duplicate",
+    baseFields: "Base fields (added by the platform)", fieldCount: "{n} fields", up: "Move up", down: "Move down", remove: "Remove", duplicate: "Duplicate",
     previewTitle: "The form as customers and agents see it", json: "Fields JSON",
   },
   rules: {
@@ -45,18 +45,21 @@ const en: typeof zh = {
     rank: "Rank", engineer: "Engineer", score: "Score", rejectedBy: "Rejected by", passed: "Passed",
     respondWithin: "Respond within", resolveWithin: "Resolve within", calendar: "Calendar", pauseStates: "Clock paused in", bypassQueue: "Bypass queue",
     editCopy: "Copy into the form to try changes",
+    whyQ1: "Why is", whyQ2: "ahead of", whyQ3: "?",
     noPool: "No pool matched", noTier: "No tier matched", chart: "Candidate scores",
   },
   board: {
     filters: "Filters", tier: "Tier", assignee: "Assignee", overdue: "Overdue only", q: "Text", noTickets: "No tickets",
     detail: "Ticket", timeline: "Timeline", dispatch: "Dispatch", fields: "Fields", state: "State",
     respondBy: "Respond by", resolveBy: "Resolve by", newTicket: "New ticket", unassigned: "Unassigned",
+    moveTo: "Move to…", move: "Move", moved: "Moved to {state}",
     overdueTag: "Overdue", created: "Ticket {number} created",
   },
   engineers: {
     name: "Name", id: "ID", team: "Team", skills: "Skills (level)", load: "Load/limit", onShift: "On shift",
     region: "Region", phone: "Phone", import: "Import CSV/Excel", imported: "Imported {n}", edit: "Edit engineer",
     add: "Add engineer", skillName: "Skill", level: "Level", addSkill: "Add skill", maxLoad: "Load limit",
+    template: "Download a template",
     importErrors: "These rows have errors; nothing was imported",
   },
 };

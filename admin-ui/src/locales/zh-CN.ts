@@ -24,7 +24,7 @@ export default {
     when: "显示条件", whenAlways: "始终显示", whenIs: "取值为（任一）", whenHint: "条件成立时才显示该字段，必填也只在显示时生效",
     validation: "校验", min: "最小值", max: "最大值", minLength: "最小长度", maxLength: "最大长度", pattern: "正则",
     saveVersion: "保存为新版本", savedVersion: "已保存为第 {version} 版", fixErrors: "请先修正标红的 {n} 个问题",
-    baseFields: "基础字段（平台自动添加）", fieldCount: "{n} 个字段", remove: "移除", duplicate: "复制",
+    baseFields: "基础字段（平台自动添加）", fieldCount: "{n} 个字段", up: "上移", down: "下移", remove: "移除", duplicate: "复制",
     previewTitle: "客户/坐席看到的表单", json: "字段 JSON",
   },
   rules: {
@@ -43,18 +43,21 @@ export default {
     rank: "排名", engineer: "工程师", score: "得分", rejectedBy: "被以下条件排除", passed: "通过",
     respondWithin: "响应时限", resolveWithin: "解决时限", calendar: "工作日历", pauseStates: "暂停计时的状态", bypassQueue: "跳过排队",
     editCopy: "复制到手工填写，修改后再试",
+    whyQ1: "为什么是", whyQ2: "排在", whyQ3: "前面？",
     noPool: "没有匹配的派单池", noTier: "未匹配任何等级", chart: "候选人得分",
   },
   board: {
     filters: "筛选", tier: "等级", assignee: "处理人", overdue: "仅超时", q: "关键词", noTickets: "暂无工单",
     detail: "工单详情", timeline: "时间线", dispatch: "派单说明", fields: "字段", state: "状态",
     respondBy: "响应期限", resolveBy: "解决期限", newTicket: "新建工单", unassigned: "未分配",
+    moveTo: "移动到…", move: "移动", moved: "已移动到 {state}",
     overdueTag: "已超时", created: "工单 {number} 已创建",
   },
   engineers: {
     name: "姓名", id: "编号", team: "班组", skills: "技能（等级）", load: "负载/上限", onShift: "在班",
     region: "区域", phone: "电话", import: "导入 CSV/Excel", imported: "已导入 {n} 人", edit: "编辑工程师",
     add: "新增工程师", skillName: "技能", level: "等级", addSkill: "添加技能", maxLoad: "负载上限",
+    template: "下载导入模板",
     importErrors: "以下行有错误，未导入任何数据",
   },
 };

@@ -98,6 +98,22 @@ describe("FormDesignerView", () => {
   });
 });
 
+describe("FormDesignerView reordering", () => {
+  it("moves a field down without dragging", async () => {
+    saveForm.mockClear();
+    const w = await mountDesigner();
+    await w.find('[data-test="palette-text"]').trigger("click");
+    await typeInto(w, "prop-label", "甲");
+    await w.find('[data-test="palette-number"]').trigger("click");
+    await typeInto(w, "prop-label", "乙");
+    await w.find('[data-test="down-text_1"]').trigger("click");
+    await w.find('[data-test="save-form"]').trigger("click");
+    await flushPromises();
+    expect((saveForm.mock.calls[0][1] as { key: string }[]).map((f) => f.key)).toEqual(["number_1", "text_1"]);
+    w.unmount();
+  });
+});
+
 describe("FormDesignerView with a stored form", () => {
   it("keeps the stored base fields and conditions when saving a new version", async () => {
     const { api } = await import("../api");

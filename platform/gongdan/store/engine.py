@@ -77,8 +77,12 @@ class GongdanSQLiteEngine(SQLiteEngine):
 
     async def _release(self, conn: Any) -> None:
         idle = self._idle.setdefault(id(asyncio.get_running_loop()), [])
-        if conn.in_transaction:  # never hand on a connection with an open transaction
-            await conn.execute("ROLLBACK")
+        try:
+            if conn.in_transaction:  # never hand on a connection with an open transaction
+                await conn.execute("ROLLBACK")
+        except Exception:
+            await conn.close()  # a broken connection is dropped, not pooled
+            raise
         if len(idle) < self.max_idle:
             idle.append(conn)
         else:

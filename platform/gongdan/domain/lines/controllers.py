@@ -41,6 +41,12 @@ def _line(row: dict[str, Any]) -> dict[str, Any]:
             "states": row["states"]}
 
 
+class DryRunIn(msgspec.Struct, kw_only=True):
+    """A ticket as the form would send it (`state` optional)."""
+
+    ticket: dict[str, Any]
+
+
 class LinesController(Controller):
     """Business lines and what belongs to them."""
 
@@ -93,6 +99,16 @@ class LinesController(Controller):
         """Upload a ruleset version (checked against the form; not active yet)."""
         return await services.upload_rules(request.app.state.db, line, data.source,
                                            request.user.name)
+
+    @post("/{line:str}/rules/check", guards=[allowed("rules.write")], status_code=200)
+    async def check_rules(self, line: FromPath[str], data: JSONBody[RulesIn]) -> dict:
+        """Every diagnostic of a source against the line's form and states; nothing is stored."""
+        return await services.check_rules(line, data.source)
+
+    @post("/{line:str}/dry-run", guards=[allowed("rules.write")], status_code=200)
+    async def dry_run(self, line: FromPath[str], data: JSONBody[DryRunIn]) -> dict:
+        """The active rules' SLA tier and routing for a ticket; nothing stored, no offers sent."""
+        return await services.dry_run(line, data.ticket)
 
     @get("/{line:str}/rules", guards=[allowed("lines.read")])
     async def list_rules(self, line: FromPath[str]) -> list[dict]:

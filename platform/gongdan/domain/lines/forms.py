@@ -49,8 +49,20 @@ PHONE_PATTERN = (
 DEVICE_SN_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._/-]{2,63}$"
 
 
+class FieldValidation(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """Extra limits on a field: numbers (`min`, `max`), text (`min_length`, `max_length`,
+    `pattern`, a regular expression)."""
+
+    min: float | None = None
+    max: float | None = None
+    min_length: int | None = None
+    max_length: int | None = None
+    pattern: str | None = None
+
+
 class FieldSpec(msgspec.Struct, kw_only=True, omit_defaults=True):
-    """One form field as an admin defines it."""
+    """One form field as an admin defines it; `default` fills the field when a new ticket
+    leaves it out."""
 
     key: str
     label: str
@@ -59,6 +71,8 @@ class FieldSpec(msgspec.Struct, kw_only=True, omit_defaults=True):
     options: list[str] | None = None
     help: str | None = None
     when: dict[str, Any] | None = None
+    default: Any = None
+    validation: FieldValidation | None = None
 
 
 BASE_FIELDS: list[FieldSpec] = [
@@ -151,6 +165,10 @@ def normalize_fields(raw: list[FieldSpec]) -> list[FieldSpec]:
                 _err(where, f"选择字段 {key} 需要 options", f"select field {key} needs options")
             )
             continue
+        problem = _validation_problem(spec)
+        if problem:
+            errors.append(_err(f"{where}.validation", *problem))
+            continue
         seen[key] = msgspec.structs.replace(spec, key=key)
     for key, spec in seen.items():
         if spec.when is None:
@@ -174,6 +192,13 @@ def normalize_fields(raw: list[FieldSpec]) -> list[FieldSpec]:
             )
         else:
             seen[key] = msgspec.structs.replace(spec, when={**spec.when, "field": target})
+    for i, spec in enumerate(raw):
+        key = canonical_key(spec.key)
+        if spec.default is not None and key in seen and key not in BASE_KEYS:
+            checker = Draft202012Validator(_property(seen[key]), format_checker=_FORMAT_CHECKER)
+            if not checker.is_valid(spec.default):
+                errors.append(_err(f"fields.{i}.default", f"字段 {key} 的默认值不符合字段本身的要求",
+                                   f"the default of field {key} does not fit the field"))
     if errors:
         raise invalid("表单字段有误", "The form's fields are invalid", errors)
     out: list[FieldSpec] = []
@@ -193,10 +218,31 @@ def normalize_fields(raw: list[FieldSpec]) -> list[FieldSpec]:
     return out
 
 
+def _validation_problem(spec: FieldSpec) -> tuple[str, str] | None:
+    v = spec.validation
+    if v is None:
+        return None
+    if (v.min is not None or v.max is not None) and spec.type != "number":
+        return ("min/max 只能用于数字字段", "min/max apply to number fields only")
+    texty = spec.type in ("text", "textarea", "phone", "device_sn")
+    if (v.min_length is not None or v.max_length is not None or v.pattern) and not texty:
+        return ("长度和 pattern 只能用于文本字段", "lengths and pattern apply to text fields only")
+    if v.pattern:
+        try:
+            re.compile(v.pattern)
+        except re.error as exc:
+            return (f"pattern 不是有效的正则表达式：{exc}", f"pattern is not a valid regex: {exc}")
+    if v.min is not None and v.max is not None and v.min > v.max:
+        return ("min 不能大于 max", "min may not exceed max")
+    return None
+
+
 def _property(spec: FieldSpec) -> dict[str, Any]:
     prop: dict[str, Any] = {"title": spec.label, "x-gongdan-type": spec.type}
     if spec.help:
         prop["description"] = spec.help
+    if spec.default is not None:
+        prop["default"] = spec.default
     t = spec.type
     if t in ("text", "textarea"):
         prop.update(type="string", maxLength=500 if t == "text" else 20000)
@@ -239,7 +285,27 @@ def _property(spec: FieldSpec) -> dict[str, Any]:
         )
     elif t == "signature":
         prop.update(type="string", minLength=1)
+    v = spec.validation
+    if v is not None:
+        limits = {"minimum": v.min, "maximum": v.max, "minLength": v.min_length,
+                  "maxLength": v.max_length}
+        prop.update({k: value for k, value in limits.items() if value is not None})
+        if v.pattern:
+            # a field's own pattern (phone, serial) still holds: both must match
+            if "pattern" in prop:
+                prop["allOf"] = [{"pattern": v.pattern}]
+            else:
+                prop["pattern"] = v.pattern
     return prop
+
+
+def apply_defaults(fields: list[dict[str, Any]], values: dict[str, Any]) -> dict[str, Any]:
+    """`values` with each missing field that has a default filled in."""
+    out = dict(values)
+    for f in fields:
+        if f.get("default") is not None and f["key"] not in out:
+            out[f["key"]] = f["default"]
+    return out
 
 
 def build_schema(title: str, fields: list[FieldSpec], version: int) -> dict[str, Any]:
@@ -312,6 +378,11 @@ _VALIDATORS: OrderedDict[tuple[str, int], Draft202012Validator] = OrderedDict()
 _MAX_CACHED = 256
 
 
+def clear_cache() -> None:
+    """Forget compiled validators (a process switching databases must call this)."""
+    _VALIDATORS.clear()
+
+
 def validator_for(line_key: str, version: int, schema: dict[str, Any]) -> Draft202012Validator:
     """The validator of one form version, compiled once and cached (versions never change)."""
     key = (line_key, version)
@@ -374,9 +445,12 @@ def _messages(schema: dict[str, Any], err: ValidationError, key: str) -> tuple[s
         word_en = "at least" if v == "minimum" else "at most"
         return (f"{label}：{word_zh} {err.validator_value}",
                 f"{key}: must be {word_en} {err.validator_value}")
-    if v in ("maxLength", "minLength"):
-        word_zh = "过长" if v == "maxLength" else "不能为空"
-        return f"{label}：{word_zh}", f"{key}: {err.message}"
+    if v == "maxLength":
+        return (f"{label}：最多 {err.validator_value} 个字符",
+                f"{key}: at most {err.validator_value} characters")
+    if v == "minLength":
+        return (f"{label}：至少 {err.validator_value} 个字符",
+                f"{key}: at least {err.validator_value} characters")
     if v == "uniqueItems":
         return f"{label}：选项不能重复", f"{key}: items must be unique"
     return f"{label}：{err.message}", f"{key}: {err.message}"

@@ -13,7 +13,7 @@ from gongdan import rules_runtime
 from gongdan.domain import audit
 from gongdan.domain.lines.forms import FieldSpec, build_schema, normalize_fields
 from gongdan.domain.lines.states import StateMachine, check_machine, machine_from_json
-from gongdan.errors import FieldError, conflict, invalid, not_found
+from gongdan.errors import ApiError, FieldError, conflict, invalid, not_found
 from gongdan.store.engine import Database
 from gongdan.store.tables import GdForm, GdLine, GdRuleset, GdTicket
 
@@ -111,6 +111,11 @@ async def get_states(key: str) -> StateMachine | None:
     return machine_from_json((await get_line(key))["states"])
 
 
+def _state_keys(line: dict[str, Any]) -> list[str] | None:
+    machine = machine_from_json(line["states"])
+    return [s.key for s in machine.states] if machine else None
+
+
 def _diag_errors(diags: list[dict[str, Any]]) -> list[FieldError]:
     out = []
     for d in diags:
@@ -129,7 +134,8 @@ async def upload_rules(db: Database, key: str, source: str, actor: str) -> dict[
     line = await get_line(key)
     form = await get_form(key) if line["form_version"] else None
     schema = form["schema"] if form else None
-    rs, diags = rules_runtime.compile_source(source, schema, f"{key}.rules")
+    rs, diags = rules_runtime.compile_source(source, schema, f"{key}.rules",
+                                             _state_keys(line), strict=True)
     if rs is None:
         raise invalid("规则无法编译", "The ruleset does not compile", _diag_errors(diags)) \
             .with_data({"diagnostics": diags})
@@ -151,6 +157,21 @@ async def upload_rules(db: Database, key: str, source: str, actor: str) -> dict[
         )
         await audit.record(actor, "rules.uploaded", key, {"version": version})
     return {"version": version, "name": getattr(rs, "name", ""), "diagnostics": diags}
+
+
+async def check_rules(key: str, source: str) -> dict[str, Any]:
+    """Check `source` as an upload would, storing nothing: every diagnostic."""
+    line = await get_line(key)
+    form = await get_form(key) if line["form_version"] else None
+    rs, diags = rules_runtime.compile_source(source, form["schema"] if form else None,
+                                             f"{key}.rules", _state_keys(line), strict=True)
+    if rs is not None and getattr(rs, "line", key) != key:
+        diags = [*diags, {"code": "E-LINE", "severity": "error", "line": 1, "column": 1,
+                          "end_line": 1, "end_column": 2, "suggestion": None,
+                          "message_zh": f"规则文件声明的业务线是 {rs.line}，而不是 {key}",
+                          "message_en": f"the ruleset is for line {rs.line}, not {key}"}]
+    ok = not any(d.get("severity") == "error" for d in diags)
+    return {"ok": ok, "diagnostics": diags}
 
 
 async def get_rules(key: str, version: int) -> dict[str, Any]:
@@ -188,7 +209,8 @@ async def activate_rules(db: Database, key: str, version: int, actor: str) -> di
     rules = await get_rules(key, version)
     form = await get_form(key) if line["form_version"] else None
     rs, diags = rules_runtime.compile_source(
-        rules["source"], form["schema"] if form else None, f"{key}@v{version}.rules"
+        rules["source"], form["schema"] if form else None, f"{key}@v{version}.rules",
+        _state_keys(line), strict=True,
     )
     if rs is None:
         raise invalid(f"规则版本 {version} 不能激活：无法编译",
@@ -231,3 +253,45 @@ async def compare_rules(key: str, a: int, b: int, replay: int = 200) -> dict[str
             changes.append({"number": t["number"], "tier_a": ta, "tier_b": tb})
     return {"line": key, "a": a, "b": b, "diff": diff, "replayed": len(tickets),
             "tier_changes": changes}
+
+
+async def dry_run(key: str, ticket: dict[str, Any]) -> dict[str, Any]:
+    """What the active rules would do with `ticket`: its SLA tier and the routing decision
+    among the line's engineers. Nothing is stored and no offer is sent."""
+    from gongdan.domain.lines.forms import apply_defaults, canonicalize
+    from gongdan.domain.tickets.deadlines import deadline
+    from gongdan.domain.tickets.services import engineers_for_routing
+
+    line = await get_line(key)
+    version = line.get("rules_version")
+    if not version:
+        raise ApiError(409, "该业务线还没有启用的规则", f"line {key} has no active ruleset")
+    form = await get_form(key) if line["form_version"] else None
+    stored = await get_rules(key, int(version))
+    rs = rules_runtime.get(key, int(version), stored["source"], form["schema"] if form else None)
+    machine = await get_states(key)
+    state = str(ticket.get("state") or (machine.initial if machine is not None else ""))
+    fields = canonicalize({k: v for k, v in ticket.items() if k != "state"})
+    if form is not None:
+        fields = apply_defaults(form["fields"], fields)
+    rt = rules_runtime.rules_ticket(fields, state, ticket)
+    now = _now()
+    decision = rs.classify(rt, now)
+    sla = None
+    if decision is not None:
+        sla = decision.to_dict() | {
+            "respond_by": deadline(now, decision.respond_within, decision.calendar).isoformat(timespec="seconds"),
+            "resolve_by": deadline(now, decision.resolve_within, decision.calendar).isoformat(timespec="seconds"),
+        }
+        rt["sla"] = {"tier": decision.tier}
+    engineers = await engineers_for_routing(key)
+    names = {e["id"]: e["name"] for e in engineers}
+    route = rs.route(rt, engineers, now)
+    out = route.to_dict()
+    for c in out["candidates"]:
+        c["name"] = names.get(c["engineer_id"])
+    from gongdan_rules import explain
+
+    summary = explain.summary(route, names)
+    out["summary_zh"], out["summary_en"] = summary.zh, summary.en
+    return {"sla": sla, "route": out if route.pool is not None else None, "rules_version": int(version)}

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from gongdan import rules_runtime
 from gongdan.auth import OWN_TICKETS_ONLY
 from gongdan.domain.lines import services as lines
-from gongdan.domain.lines.forms import canonicalize, field_errors, search_text, validator_for
+from gongdan.domain.lines.forms import apply_defaults, canonicalize, field_errors, search_text, validator_for
 from gongdan.domain.lines.states import StateMachine, machine_from_json
 from gongdan.domain.tickets.deadlines import deadline
 from gongdan.domain.users.services import CurrentUser
@@ -34,6 +34,8 @@ CHANNELS = (*CLIENT_CHANNELS, "rule", "timer")
 ATTACHMENT_EVENTS = {"photo", "video", "attachment", "file"}
 SIGNATURE_EVENTS = {"customer_signature", "signature", "customer_signed"}
 ROOT_CAUSE_EVENTS = {"root_cause", "root_cause_recorded"}
+# Written by the platform itself; a client may not post these as events.
+PLATFORM_EVENTS = {"created", "fields_changed", "sla_changed", "assigned", "state_changed"}
 _JSON_COLUMNS = ("fields", "facts", "sla", "before", "after", "data")
 
 
@@ -111,6 +113,18 @@ def _compiled(line: str, version: int, form: dict[str, Any] | None) -> Any:
 
 
 _FORMS: dict[tuple[str, int], dict[str, Any]] = {}
+
+
+def clear_caches() -> None:
+    """Forget every per-(line, version) cache: forms, validators, rules sources, compiled
+    rulesets. Versions never change within one database, so the caches are only ever
+    wrong when a process opens another database (tests do; `create_app` calls this)."""
+    from gongdan.domain.lines import forms
+
+    _FORMS.clear()
+    _RULES_SOURCES.clear()
+    forms.clear_cache()
+    rules_runtime.clear_cache()
 
 
 async def _context(line_key: str, form_version: int | None = None) -> LineContext:
@@ -264,6 +278,8 @@ async def create_ticket(
     if ctx.machine is None:
         raise conflict(f"业务线 {line_key} 还没有状态机", f"line {line_key} has no states yet")
     values = canonicalize(body)
+    if ctx.form is not None:
+        values = apply_defaults(ctx.form["fields"], values)
     _validate(ctx, values)
     state = ctx.machine.initial
     rs = ctx.rules
@@ -553,6 +569,10 @@ async def post_event(
         raise invalid("事件类型无效", "invalid event type",
                       [FieldError(key="type", message_zh="事件类型必填，字母数字下划线",
                                   message_en="required: letters, digits and _")])
+    if etype in PLATFORM_EVENTS:
+        raise invalid(f"事件类型 {etype} 由平台记录，不能提交", f"event type {etype} is the platform's own",
+                      [FieldError(key="type", message_zh="保留的事件类型",
+                                  message_en="reserved event type")])
     channel = check_channel(str(body.get("channel", "api")))
     data = {k: v for k, v in body.items() if k not in ("type", "channel")}
     async with db.transaction():
@@ -648,3 +668,27 @@ async def timeline(settings: Settings, ticket_id: int, user: CurrentUser) -> dic
             for e in events
         ],
     }
+
+
+async def engineers_for_routing(line_key: str) -> list[dict[str, Any]]:
+    """Engineers as the rules' `route` sees them: profile attributes, current load."""
+    from gongdan.store.tables import GdUser
+
+    users = await GdUser.select().where(
+        (GdUser.role == "engineer") & (GdUser.active == True)  # noqa: E712 - Piccolo column
+    ).output(load_json=True)
+    loads = await GdTicket.raw(
+        "SELECT assignee, COUNT(*) AS n FROM gd_ticket WHERE line_key = {} AND assignee IS NOT "
+        "NULL GROUP BY assignee", line_key,
+    )
+    load = {r["assignee"]: int(r["n"]) for r in loads}
+    out = []
+    for u in users:
+        profile = dict(u["profile"] or {})
+        out.append({
+            "skills": {}, "max_load": 5, "on_shift": True, "team": None, "location": None,
+            **profile, "id": u["name"], "name": u["display_name"] or u["name"],
+            "load": load.get(u["name"], 0), "recent_assignments": [],
+        })
+    return out
+

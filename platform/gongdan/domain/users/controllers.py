@@ -50,6 +50,13 @@ class UsersController(Controller):
         return _user(await services.ensure_user(data.name, data.role, data.display_name,
                                                 data.profile))
 
+    @post("/users/{name:str}/tokens/revoke", guards=[allowed("users.manage")],
+          status_code=200)
+    async def revoke_tokens(self, name: FromPath[str]) -> dict:
+        """Revoke every token of a user (cached tokens stop within
+        GONGDAN_TOKEN_CACHE_SECONDS)."""
+        return {"user": name, "revoked": await services.revoke_tokens(name)}
+
     @post("/users/{name:str}/tokens", guards=[allowed("users.manage")])
     async def create_token(self, name: FromPath[str]) -> dict:
         """A new API token for a user; shown once."""

@@ -85,6 +85,18 @@ async def create_token(user_name: str, label: str = "") -> str:
     return token
 
 
+async def revoke_tokens(user_name: str) -> int:
+    """Revoke every token of a user; returns how many were active."""
+    rows = await GdUser.select(GdUser.id).where(GdUser.name == user_name)
+    if not rows:
+        raise not_found("用户", "user", user_name)
+    active = await GdToken.select(GdToken.id).where(
+        (GdToken.user_id == rows[0]["id"]) & (GdToken.revoked == False)  # noqa: E712
+    )
+    await GdToken.update({GdToken.revoked: True}).where(GdToken.user_id == rows[0]["id"])
+    return len(active)
+
+
 async def user_for_token(token: str) -> CurrentUser | None:
     """The active user a token belongs to, or None."""
     rows = await GdToken.raw(

@@ -43,7 +43,7 @@ async def _seed(pending: int) -> list[int]:
                      last_seq=0, created_at=now, updated_at=now, tier="P1")
             for i in range(TICKETS)]
     ids = [r["id"] for r in await GdTicket.insert(*rows).returning(GdTicket.id)]
-    chunk = 5000
+    chunk = 4000  # PostgreSQL takes at most 32767 query arguments
     for start in range(0, pending, chunk):
         batch = [GdTimer(due_at=now + dt.timedelta(days=1, seconds=(start + i) * 20),
                          kind="resolve_breach", ticket_id=ids[(start + i) % TICKETS],

@@ -5,10 +5,11 @@ proportion to what is due, not to how many timers wait. Each timer fires in ONE
 transaction that locks its ticket, re-reads the timer (still pending?), applies the
 effect (events on the ticket's record, outbox rows, the next repeat) and marks it fired:
 a crash before COMMIT leaves it pending, to fire after the restart; a committed timer is
-never fired again. On PostgreSQL several processes share the work: the ticket is locked
-with `FOR UPDATE SKIP LOCKED` (a ticket another process is firing is skipped, not waited
-for) and the timer row is re-checked under lock; on SQLite the IMMEDIATE transaction
-serialises writers.
+never fired again. On PostgreSQL several processes share the work: the ticket row is
+locked first (`FOR UPDATE`, the order every change of a ticket takes, so no deadlock),
+then the timer row with `FOR UPDATE SKIP LOCKED`, re-checked to be still pending; a process
+fires up to 8 tickets' timers at once. On SQLite the IMMEDIATE transaction serialises
+writers.
 """
 
 from __future__ import annotations
@@ -211,22 +212,17 @@ class Scheduler:
             f"ORDER BY due_at LIMIT {int(self.settings.timer_batch)}", now)]
 
     async def fire(self, timer_id: int, ticket_id: int | None, now: dt.datetime) -> bool:
-        """Fire one timer in one transaction; False when it is no longer due here (fired
-        by another process, cancelled, or its ticket is busy: it stays pending)."""
+        """Fire one timer in one transaction; False when it is no longer pending (fired by
+        another process, or cancelled)."""
+        lock = "" if self.db.is_sqlite else " FOR UPDATE"
         skip = "" if self.db.is_sqlite else " FOR UPDATE SKIP LOCKED"
         async with self.db.transaction():
             ticket = None
             if ticket_id is not None:
-                rows = await GdTicket.raw(f"SELECT * FROM gd_ticket WHERE id = {{}}{skip}",
+                # the ticket first, as every change of the ticket does (no deadlock)
+                rows = await GdTicket.raw(f"SELECT * FROM gd_ticket WHERE id = {{}}{lock}",
                                           ticket_id)
-                if not rows:
-                    if not self.db.is_sqlite:  # busy elsewhere, or gone: try again later
-                        exists = await GdTicket.exists().where(GdTicket.id == ticket_id)
-                        if exists:
-                            return False
-                    ticket = None
-                else:
-                    ticket = _load(dict(rows[0]))
+                ticket = _load(dict(rows[0])) if rows else None
             timers = await GdTimer.raw(
                 f"SELECT * FROM gd_timer WHERE id = {{}} AND state = 'pending'{skip}", timer_id)
             if not timers:
@@ -249,17 +245,32 @@ class Scheduler:
         """Fire what is due now; returns how many fired here."""
         clock.refresh_from_file(self.settings.clock_file)
         now = clock.now()
-        n = 0
-        due = await self.due(now)
+        # one ticket's timers fire in due order, one after the other
+        groups: dict[Any, list[dict[str, Any]]] = {}
+        for t in await self.due(now):
+            groups.setdefault(t["ticket_id"] if t["ticket_id"] is not None else -t["id"],
+                              []).append(t)
+        batches = list(groups.values())
         # processes sharing the database start at different places in the same batch
-        self.rng.shuffle(due)
-        for t in due:
-            try:
-                if await self.fire(t["id"], t["ticket_id"], now):
-                    n += 1
-            except Exception:
-                log.exception("timer %s failed to fire; retrying in %s s", t["id"], RETRY_S)
-                await self._postpone(t["id"], now)
+        self.rng.shuffle(batches)
+        # PostgreSQL: several tickets at once, each timer in its own transaction and
+        # connection; SQLite has one writer, so one at a time
+        limit = asyncio.Semaphore(1 if self.db.is_sqlite
+                                  else max(1, min(8, self.settings.pg_pool_max - 2)))
+
+        async def one(batch: list[dict[str, Any]]) -> int:
+            fired = 0
+            async with limit:
+                for t in batch:
+                    try:
+                        fired += 1 if await self.fire(t["id"], t["ticket_id"], now) else 0
+                    except Exception:
+                        log.exception("timer %s failed to fire; retrying in %s s", t["id"],
+                                      RETRY_S)
+                        await self._postpone(t["id"], now)
+            return fired
+
+        n = sum(await asyncio.gather(*(one(b) for b in batches)))
         self.fired += n
         return n
 

@@ -19,6 +19,7 @@ from litestar.response import File
 
 from gongdan import __version__
 from gongdan.auth import TokenAuthMiddleware
+from gongdan.domain.calendars.controllers import CalendarsController
 from gongdan.domain.dispatch.controllers import DispatchController
 from gongdan.domain.engineers.controllers import EngineersController
 from gongdan.domain.lines.controllers import LinesController, get_field_dictionary
@@ -26,8 +27,11 @@ from gongdan.domain.tickets.controllers import TicketsController
 from gongdan.domain.tickets.services import clear_caches
 from gongdan.domain.users.controllers import UsersController
 from gongdan.errors import exception_handlers
+from gongdan.outbox.controllers import OutboxController
 from gongdan.settings import Settings
 from gongdan.store.engine import Database
+from gongdan.timers import background
+from gongdan.timers.controllers import TimersController
 
 
 def admin_ui_dir(settings: Settings) -> Path:
@@ -87,7 +91,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         clear_caches()  # caches are per database; this process may have used another
         await db.open(migrate=settings.auto_migrate)
         try:
-            yield
+            async with background.running(db, settings):
+                yield
         finally:
             await db.close()
 
@@ -97,7 +102,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     return Litestar(
         route_handlers=[health, LinesController, TicketsController, UsersController,
-                        EngineersController, DispatchController, get_field_dictionary, *admin_ui_handlers(settings)],
+                        EngineersController, DispatchController, OutboxController, TimersController,
+                        CalendarsController, get_field_dictionary, *admin_ui_handlers(settings)],
         lifespan=[lifespan],
         state=State({"db": db, "settings": settings}),
         middleware=[DefineMiddleware(Auth, exclude=["^/schema", "^/health$", "^/admin"])],

@@ -37,6 +37,9 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "tickets.claim": ("engineer",),  # claim, decline, release their own offers and tickets
     "tickets.dispatch": ("admin", "dispatcher", "supervisor"),  # reoffer, reassign, transfer
     "dispatch.read": ("admin", "dispatcher", "supervisor"),
+    "outbox.manage": ("admin",),
+    "calendars.read": ALL,
+    "calendars.write": ("admin",),
 }
 
 # Roles that only ever see tickets assigned to them.

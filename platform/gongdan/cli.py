@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from gongdan import __version__
+from gongdan.cli_calendars import calendars
 from gongdan.cli_packs import packs
 from gongdan.cli_plugins import plugins
 from gongdan.cli_rules import rules
@@ -21,6 +22,7 @@ def main() -> None:
 main.add_command(rules)
 main.add_command(simulate)
 main.add_command(plugins)
+main.add_command(calendars)
 for _command in (serve, db, token, demo):
     main.add_command(_command)
 main.add_command(packs)

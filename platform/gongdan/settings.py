@@ -60,6 +60,56 @@ class Settings:
         "",
         "消息模板覆盖目录 / folder of `<name>.j2` files that override message templates (empty: none).",
     )
+    background: bool = setting(
+        True,
+        "后台任务 / run the timer scheduler and the outbox worker inside the server process "
+        "(turn off only for tests or a process that should serve requests only).",
+    )
+    timer_interval: float = setting(
+        0.2, "定时器轮询间隔秒数 / seconds between two scheduler ticks when nothing is due."
+    )
+    timer_batch: int = setting(200, "每次轮询最多触发的定时器数 / timers fired per tick at most.")
+    timer_channel: str = setting(
+        "log",
+        "定时器通知渠道 / channel for SLA warnings and breach escalations (the rules name no "
+        "channel for them): `log`, `wecom`, `sms`...",
+    )
+    sla_warn_share: float = setting(
+        0.8, "SLA 预警比例 / share of the respond/resolve time at which the warning fires."
+    )
+    public_url: str = setting(
+        "http://127.0.0.1:8000",
+        "对外地址 / the server's public base URL, used in links sent to customers (surveys).",
+    )
+    outbox_interval: float = setting(
+        0.5, "发件箱轮询间隔秒数 / seconds between two outbox polls when nothing is due."
+    )
+    outbox_batch: int = setting(50, "每次投递的消息数 / outbox messages claimed per poll at most.")
+    outbox_max_attempts: int = setting(
+        8, "最多投递次数 / delivery attempts before a message is dead-lettered."
+    )
+    outbox_backoff_base: float = setting(
+        5.0, "重试基准秒数 / first retry delay in seconds; doubles per attempt, with jitter."
+    )
+    outbox_backoff_max: float = setting(
+        3600.0, "最长重试间隔秒数 / longest delay between two attempts, in seconds."
+    )
+    outbox_lease: float = setting(
+        300.0,
+        "投递租期秒数 / seconds a claimed message stays claimed; a process that dies while "
+        "sending leaves it to be retried after this.",
+    )
+    outbox_fallback_channel: str = setting(
+        "",
+        "后备渠道 / channel used for messages whose channel has no configured connector "
+        "(e.g. `log` on a demo machine without provider credentials; empty: none, such "
+        "messages are dead-lettered).",
+    )
+    clock_file: str = setting(
+        "",
+        "测试时钟文件 / test hook: a file holding an offset in seconds added to the server's "
+        "clock, re-read every tick (empty: the real clock). Never set it in production.",
+    )
     log_level: str = setting(
         "info", "服务日志级别 / the server's (uvicorn) log level: debug, info, warning, error."
     )

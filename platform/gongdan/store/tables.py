@@ -203,6 +203,55 @@ class GdDispatchQueue(Table, tablename="gd_dispatch_queue"):
     escalated = Boolean(default=False)
 
 
+class GdOutbox(Table, tablename="gd_outbox"):
+    """A message to deliver after commit (the outbox); written in the transaction of the
+    change that causes it, rendered at write time."""
+
+    id = Serial(primary_key=True)
+    ticket_id = Integer(null=True, default=None, index=True)
+    kind = Varchar(length=64, default="")
+    template = Varchar(length=100, default="")
+    channel = Varchar(length=64)
+    recipient = Varchar(length=200, default="")
+    subject = Text(default="")
+    text = Text(default="")
+    markdown = Boolean(default=False)
+    idempotency_key = Varchar(length=200, unique=True)
+    state = Varchar(length=16, default="pending")  # pending | sending | sent | dead
+    attempts = Integer(default=0)
+    next_attempt_at = Timestamptz()
+    locked_until = Timestamptz(null=True, default=None)
+    owner = Varchar(length=100, default="")
+    last_error = Text(default="")
+    created_at = Timestamptz()
+    sent_at = Timestamptz(null=True, default=None)
+
+
+class GdTimer(Table, tablename="gd_timer"):
+    """A durable timer: fires once at `due_at` (SLA warnings and breaches, dwell alerts,
+    claim time-outs, archive)."""
+
+    id = Serial(primary_key=True)
+    due_at = Timestamptz()
+    kind = Varchar(length=32)
+    ticket_id = Integer(null=True, default=None)
+    payload = JSON(default="{}")
+    state = Varchar(length=16, default="pending")  # pending | fired | cancelled
+    created_at = Timestamptz()
+    fired_at = Timestamptz(null=True, default=None)
+    owner = Varchar(length=100, default="")
+
+
+class GdCalendar(Table, tablename="gd_calendar"):
+    """A business calendar by name (`on calendar "工作日"` in the rules)."""
+
+    id = Serial(primary_key=True)
+    name = Varchar(length=100, unique=True)
+    data = JSON()
+    updated_by = Varchar(length=100, default="")
+    updated_at = Timestamptz()
+
+
 ALL_TABLES: list[type[Table]] = [
     GdUser,
     GdToken,
@@ -217,4 +266,9 @@ ALL_TABLES: list[type[Table]] = [
     GdOffer,
     GdDispatchDecision,
     GdDispatchQueue,
+
+
+    GdOutbox,
+    GdTimer,
+    GdCalendar,
 ]

@@ -22,9 +22,12 @@ from gongdan.domain.lines.states import StateMachine, machine_from_json
 from gongdan.domain.tickets.deadlines import deadline
 from gongdan.domain.users.services import CurrentUser
 from gongdan.errors import ApiError, FieldError, conflict, invalid, not_found
+from gongdan.outbox import service as outbox
 from gongdan.settings import Settings
 from gongdan.store.engine import Database
 from gongdan.store.tables import GdCounter, GdEvent, GdTicket
+from gongdan.timers import arming as timers
+from gongdan.timers import clock
 
 CLIENT_CHANNELS = ("app", "voice", "api", "qr")
 CHANNELS = (*CLIENT_CHANNELS, "rule", "timer")
@@ -37,8 +40,8 @@ _JSON_COLUMNS = ("fields", "facts", "sla", "before", "after", "data")
 
 
 def now_utc() -> dt.datetime:
-    """The current time, aware, in UTC."""
-    return dt.datetime.now(dt.UTC)
+    """The current time, aware, in UTC (`gongdan.timers.clock`: injectable in tests)."""
+    return clock.now()
 
 
 def iso(value: dt.datetime | None, tz: ZoneInfo) -> str | None:
@@ -312,6 +315,7 @@ async def create_ticket(
                 from gongdan.domain.dispatch import services as dispatch
 
                 await dispatch.route_new_ticket(ctx, row, user.name)
+            row.update(await _rearm(settings, ctx, row["id"], state, now))
             row["number"] = await _assign_number(db, ctx, row["id"], day)
     except Exception as exc:
         # two retries with one Idempotency-Key raced: the loser returns the winner's ticket
@@ -473,7 +477,20 @@ async def update_ticket(
                        GdTicket.updated_at: now})
         await GdTicket.update(values).where(GdTicket.id == ticket_id)
         await GdEvent.insert(*events)
+        if GdTicket.tier in values:
+            await _rearm(settings, ctx, ticket_id, row["state"], now)
     return ticket_out(await _get_row(ticket_id), settings, ctx.machine)
+
+
+async def _rearm(settings: Settings, ctx: LineContext, ticket_id: int, state: str,
+                 now: dt.datetime) -> dict[str, Any]:
+    """Re-arm the ticket's timers after a change of state or tier (same transaction);
+    returns the calendar-aware deadlines it wrote (`respond_by`, `resolve_by`)."""
+    machine = ctx.machine
+    closed = machine is not None and machine.category(state) == "closed"
+    out = await timers.rearm(ticket_id, rules=ctx.rules, closed=closed, now=now,
+                       warn_share=settings.sla_warn_share)
+    return {k: v for k, v in out.items() if k in ("respond_by", "resolve_by")}
 
 
 def _close_check(ctx: LineContext, ticket: dict[str, Any]) -> list[str]:
@@ -531,6 +548,7 @@ async def move_ticket(
         from gongdan.domain.dispatch import services as dispatch
 
         await dispatch.on_state_change(ctx, row, row["state"], to)
+        await _rearm(settings, ctx, ticket_id, to, now)
     return ticket_out(await _get_row(ticket_id), settings, ctx.machine)
 
 
@@ -613,6 +631,13 @@ async def post_event(
             from gongdan.domain.dispatch import services as dispatch
 
             await dispatch.on_state_change(ctx, row, row["state"], state)
+        if transition is not None or etype in timers.RESPONSE_EVENTS:
+            await _rearm(settings, ctx, ticket_id, state, now)
+        if transition is not None and transition["notify"]:
+            await outbox.transition_notices(
+                {**row, "state": state}, from_state=transition["from"], to_state=state,
+                notify=transition["notify"], seq=seq, actor=user.name,
+                templates_dir=settings.templates_dir)
     ticket = ticket_out(await _get_row(ticket_id), settings, ctx.machine)
     return {"ticket": ticket, "event_seq": events[0].seq, "transition": transition,
             "refused": refused}

@@ -1,0 +1,168 @@
+"""Writing to the outbox (inside the caller's transaction) and reading it for admins.
+
+`enqueue()` renders the message from its template NOW and inserts the row in the current
+transaction, so a message exists exactly when the change that causes it committed.
+Nothing is sent here: the worker (`gongdan.outbox.worker`) delivers after commit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from gongdan.errors import FieldError, invalid, not_found
+from gongdan.store.tables import GdOutbox
+from gongdan.templating import MessageTemplates, TemplateProblem
+from gongdan.timers import clock
+
+log = logging.getLogger("gongdan.outbox")
+STATES = ("pending", "sending", "sent", "dead")
+
+
+@functools.lru_cache(maxsize=8)
+def templates(override_dir: str = "") -> MessageTemplates:
+    """The message templates (built-ins plus `GONGDAN_TEMPLATES_DIR`), one per folder."""
+    return MessageTemplates(override_dir=override_dir or None)
+
+
+def recipient(target: Mapping[str, Any], ticket: Mapping[str, Any]) -> str:
+    """The `to` of a rules target (`{"kind": "role", "name": "仓储管理员"}`): the assignee's
+    user name, the customer's phone, `supervisor`, or `role:<name>`. The channel's
+    connector (or the org-chart sync) maps it to a provider address."""
+    kind = str(target.get("kind") or "")
+    name = target.get("name")
+    if kind == "assignee":
+        return str(ticket.get("assignee") or "")
+    if kind == "customer":
+        fields = ticket.get("fields") or {}
+        return str(fields.get("customer_phone") or "")
+    if kind == "role":
+        return f"role:{name}"
+    return str(name or kind)
+
+
+async def enqueue(
+    *,
+    key: str,
+    channel: str,
+    template: str,
+    context: Mapping[str, Any],
+    to: str = "",
+    kind: str = "",
+    ticket_id: int | None = None,
+    templates_dir: str = "",
+    now: dt.datetime | None = None,
+) -> None:
+    """Render `template` with `context` and write one outbox row in the current transaction.
+
+    `key` is the idempotency key: a second row with the same key is not written (a retried
+    change never sends twice). A template that fails to render writes a `dead` row with the
+    problem, so an admin sees it; the change itself still commits."""
+    now = now or clock.now()
+    row: dict[str, Any] = {
+        "ticket_id": ticket_id, "kind": kind, "template": template, "channel": channel,
+        "recipient": to, "idempotency_key": key, "attempts": 0, "next_attempt_at": now,
+        "created_at": now,
+    }
+    try:
+        msg = templates(templates_dir).render(template, context)
+        row.update(subject=msg.subject, text=msg.text, markdown=msg.markdown, state="pending")
+    except TemplateProblem as exc:
+        log.warning("outbox %s: template %s failed: %s", key, template, exc)
+        row.update(state="dead", last_error=f"template: {exc}")
+    await GdOutbox.insert(GdOutbox(**row)).on_conflict(
+        target=GdOutbox.idempotency_key, action="DO NOTHING")
+
+
+def _out(row: dict[str, Any]) -> dict[str, Any]:
+    def iso(v: Any) -> str | None:
+        return v.isoformat(timespec="seconds") if isinstance(v, dt.datetime) else None
+
+    return {
+        "id": row["id"], "ticket_id": row["ticket_id"], "kind": row["kind"],
+        "template": row["template"], "channel": row["channel"], "to": row["recipient"],
+        "subject": row["subject"], "text": row["text"], "markdown": bool(row["markdown"]),
+        "idempotency_key": row["idempotency_key"], "state": row["state"],
+        "attempts": row["attempts"], "next_attempt_at": iso(row["next_attempt_at"]),
+        "last_error": row["last_error"], "created_at": iso(row["created_at"]),
+        "sent_at": iso(row["sent_at"]),
+    }
+
+
+async def list_messages(state: str | None = None, ticket_id: int | None = None,
+                        limit: int = 100, offset: int = 0) -> dict[str, Any]:
+    """Outbox rows, newest first, optionally in one state or for one ticket."""
+    if state is not None and state not in STATES:
+        raise invalid(f"状态 {state!r} 无效", f"invalid state {state!r}",
+                      [FieldError(key="state", message_zh=f"可用：{'、'.join(STATES)}",
+                                  message_en=f"use one of {', '.join(STATES)}")])
+    limit = max(1, min(limit, 500))
+    query = GdOutbox.select().order_by(GdOutbox.id, ascending=False).limit(limit + 1)
+    conds = []
+    if state:
+        conds.append(GdOutbox.state == state)
+    if ticket_id is not None:
+        conds.append(GdOutbox.ticket_id == ticket_id)
+    if conds:
+        query = query.where(*conds)
+    if offset:
+        query = query.offset(max(0, offset))
+    rows = await query
+    return {"items": [_out(r) for r in rows[:limit]], "limit": limit, "offset": offset,
+            "more": len(rows) > limit}
+
+
+async def retry(message_id: int) -> dict[str, Any]:
+    """Put a dead (or pending) message back in the queue, due now, with a fresh count."""
+    rows = await GdOutbox.select().where(GdOutbox.id == message_id)
+    if not rows:
+        raise not_found("消息", "message", message_id)
+    if rows[0]["state"] in ("sent", "sending"):
+        from gongdan.errors import conflict
+
+        raise conflict(f"消息状态为 {rows[0]['state']}，不能重试",
+                       f"the message is {rows[0]['state']}; only dead or pending ones can be retried",
+                       {"state": rows[0]["state"]})
+    await GdOutbox.update({GdOutbox.state: "pending", GdOutbox.attempts: 0,
+                           GdOutbox.next_attempt_at: clock.now(), GdOutbox.owner: "",
+                           GdOutbox.locked_until: None}).where(
+        (GdOutbox.id == message_id) & GdOutbox.state.is_in(["dead", "pending"]))
+    return _out((await GdOutbox.select().where(GdOutbox.id == message_id))[0])
+
+
+def ticket_context(row: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
+    """What message templates see of a ticket (`ticket.number`, `ticket.title`...)."""
+    fields = row.get("fields") or {}
+
+    def iso(v: Any) -> str:
+        return v.isoformat(timespec="minutes") if isinstance(v, dt.datetime) else str(v or "")
+
+    return {
+        "id": row.get("id"), "number": row.get("number"), "line": row.get("line_key"),
+        "title": fields.get("title", ""), "tier": row.get("tier") or "",
+        "state": row.get("state"), "assignee": row.get("assignee") or "",
+        "respond_by": iso(row.get("respond_by")), "resolve_by": iso(row.get("resolve_by")),
+        "customer_phone": fields.get("customer_phone", ""), **extra,
+    }
+
+
+async def transition_notices(
+    row: Mapping[str, Any], *, from_state: str, to_state: str, notify: list[dict[str, Any]],
+    seq: int, actor: str, templates_dir: str = "",
+) -> None:
+    """The rules' `then notify` of a transition, one outbox row per notice (in the
+    transition's transaction); the key is the ticket and the event's sequence number."""
+    ticket = ticket_context(row, state=to_state)
+    for i, n in enumerate(notify):
+        target = n.get("target") or {}
+        await enqueue(
+            key=f"ticket:{row['id']}:event:{seq}:notify:{i}", channel=str(n.get("channel")),
+            template=str(n.get("template") or "状态变化"),
+            context={"ticket": ticket, "from_state": from_state, "to_state": to_state,
+                     "actor": actor},
+            to=recipient(target, row), kind="notify", ticket_id=int(row["id"]),
+            templates_dir=templates_dir,
+        )

@@ -1,0 +1,1 @@
+"""Durable timers: SLA warnings and breaches, dwell alerts, claim time-outs, archive."""

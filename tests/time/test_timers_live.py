@@ -1,0 +1,150 @@
+"""Against REAL server processes (`gongdan serve`), with the server's clock moved through
+`GONGDAN_CLOCK_FILE`: SIGKILL while timers are due, restart, every due timer fired exactly
+once; on PostgreSQL, two server processes on one database fire each timer once."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from gongdan.demo import demo_ticket
+from tests.platform.conftest import _gongdan, free_port
+
+TICKETS = 40
+SLA_TIMERS = 4  # P0: respond warning and breach, resolve warning and breach
+
+
+def _env(db_url: str, clock_file: Path) -> dict[str, str]:
+    return {**os.environ, "GONGDAN_DATABASE_URL": db_url, "GONGDAN_LOG_LEVEL": "warning",
+            "GONGDAN_CLOCK_FILE": str(clock_file), "GONGDAN_TIMER_INTERVAL": "0.05",
+            "GONGDAN_OUTBOX_FALLBACK_CHANNEL": "log", "GONGDAN_OUTBOX_INTERVAL": "0.2"}
+
+
+def _load_demo(env: dict[str, str]) -> str:
+    out = subprocess.run(_gongdan("demo", "load", "--no-tickets"), env=env, check=True,
+                         capture_output=True, text=True, timeout=120)
+    return out.stdout.strip().rsplit(" ", 1)[-1]
+
+
+@contextlib.contextmanager
+def server(env: dict[str, str], log: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """One `gongdan serve` process (one worker: SIGKILL kills all of it)."""
+    port = free_port()
+    with open(log, "ab") as fh:
+        proc = subprocess.Popen(
+            _gongdan("serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"),
+            env=env, stdout=fh, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"server exited with {proc.returncode}: {log.read_text()[-2000:]}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(url + "/health", timeout=1).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise RuntimeError("server did not start")
+            time.sleep(0.1)
+        yield proc, url
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def _counts(url: str, token: str) -> dict[str, int]:
+    r = httpx.get(url + "/api/timers", params={"limit": 1},
+                  headers={"Authorization": f"Bearer {token}"}, timeout=30)
+    assert r.status_code == 200, r.text
+    return dict(r.json()["counts"])
+
+
+def _wait_all_fired(url: str, token: str, expected: int, timeout: float = 90) -> dict[str, int]:
+    deadline = time.monotonic() + timeout
+    while True:
+        counts = _counts(url, token)
+        if counts["fired"] >= expected or time.monotonic() > deadline:
+            return counts
+        time.sleep(0.2)
+
+
+def _create_tickets(url: str, token: str) -> list[int]:
+    h = {"Authorization": f"Bearer {token}"}
+    ids = []
+    with httpx.Client(base_url=url, headers=h, timeout=60) as c:
+        for i in range(TICKETS):
+            r = c.post("/api/lines/repair/tickets", json=demo_ticket(i, description="注塑机停机"))
+            assert r.status_code == 201, r.text
+            assert r.json()["sla"]["tier"] == "P0"
+            ids.append(r.json()["id"])
+    return ids
+
+
+def _check_each_fired_once(url: str, token: str, ids: list[int]) -> None:
+    h = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=url, headers=h, timeout=60) as c:
+        for i in ids:
+            events = c.get(f"/api/tickets/{i}/timeline").json()["events"]
+            got = sorted((e["type"], e["data"]["clock"]) for e in events
+                         if e["type"] in ("sla_warning", "sla_breached"))
+            assert got == [("sla_breached", "resolve"), ("sla_breached", "respond"),
+                           ("sla_warning", "resolve"), ("sla_warning", "respond")], (i, got)
+            seqs = [e["seq"] for e in events]
+            assert seqs == list(range(1, len(seqs) + 1))
+
+
+def test_sigkill_while_timers_are_due_then_restart(db_url: str, tmp_path: Path) -> None:
+    clock_file = tmp_path / "clock"
+    clock_file.write_text("0")
+    env = _env(db_url, clock_file)
+    token = _load_demo(env)
+    log = tmp_path / "server.log"
+    expected = TICKETS * SLA_TIMERS
+    with server(env, log) as (proc, url):
+        ids = _create_tickets(url, token)
+        assert _counts(url, token)["pending"] == expected
+        clock_file.write_text(str(5 * 3600))  # five hours later: every SLA timer is due
+        deadline = time.monotonic() + 30
+        while _counts(url, token)["fired"] == 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        proc.kill()  # SIGKILL, mid-way through the due timers
+        proc.wait()
+    with server(env, log) as (_, url):
+        counts = _wait_all_fired(url, token, expected)
+        assert counts["fired"] == expected and counts["pending"] == 0, counts
+        _check_each_fired_once(url, token, ids)
+
+
+@pytest.mark.postgres
+def test_two_server_processes_fire_each_timer_once(tmp_path: Path) -> None:
+    from tests.platform.conftest import database_url
+
+    with database_url("postgres", tmp_path) as db_url:
+        clock_file = tmp_path / "clock"
+        clock_file.write_text("0")
+        env = _env(db_url, clock_file)
+        token = _load_demo(env)
+        expected = TICKETS * SLA_TIMERS
+        with server(env, tmp_path / "a.log") as (_, url_a), \
+                server(env, tmp_path / "b.log") as (_, url_b):
+            ids = _create_tickets(url_a, token)
+            clock_file.write_text(str(5 * 3600))
+            counts = _wait_all_fired(url_b, token, expected)
+            assert counts["fired"] == expected and counts["pending"] == 0, counts
+            _check_each_fired_once(url_a, token, ids)
+            r = httpx.get(url_a + "/api/timers", params={"state": "fired", "limit": 1000},
+                          headers={"Authorization": f"Bearer {token}"}, timeout=30)
+            owners = {t["owner"] for t in r.json()["items"]}
+            assert 1 <= len(owners) <= 2

@@ -4,7 +4,7 @@
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from piccolo.engine import engine_finder
 
-ID = "2026-11-25T06:00:01:000000"
+ID = "2026-11-25T06:20:01:000000"
 VERSION = "1.38.0"
 DESCRIPTION = "timer and outbox indexes"
 

@@ -6,7 +6,7 @@ from piccolo.columns.column_types import JSON, Boolean, Integer, Serial, Text, T
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.columns.indexes import IndexMethod
 
-ID = "2026-11-25T06:00:00:000000"
+ID = "2026-11-25T06:20:00:000000"
 VERSION = "1.38.0"
 DESCRIPTION = "outbox, timers, calendars"
 

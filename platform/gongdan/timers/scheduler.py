@@ -148,7 +148,10 @@ def _dispatch_reoffer() -> Any | None:
         module = importlib.import_module("gongdan.domain.dispatch.services")
     except ImportError:
         return None
-    return getattr(module, "reoffer_on_timeout", None) or getattr(module, "reoffer", None)
+    # Only this contract: `reoffer_on_timeout(ticket_id=, offer=, now=)` running inside the
+    # firing's transaction. Dispatch's HTTP-facing `reoffer` opens its own transaction and
+    # takes other arguments, so it is not called from here.
+    return getattr(module, "reoffer_on_timeout", None)
 
 
 async def _claim_timeout(f: Firing) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import sys
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
@@ -377,4 +376,3 @@ def _rules_line(tb: TracebackType | None, filename: str) -> int:
 
 
 __all__ = ["CompiledRuleset", "compile_ruleset"]
-_ = sys

@@ -500,7 +500,5 @@ HELPERS: dict[str, Any] = {
     "_has_any": has_any,
     "_has_all": has_all,
     "_sum": sum,
-    "_isinstance": isinstance,
-    "_dict": dict,
     "_Candidate": Candidate,
 }

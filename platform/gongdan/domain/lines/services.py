@@ -258,9 +258,9 @@ async def compare_rules(key: str, a: int, b: int, replay: int = 200) -> dict[str
 async def dry_run(key: str, ticket: dict[str, Any]) -> dict[str, Any]:
     """What the active rules would do with `ticket`: its SLA tier and the routing decision
     among the line's engineers. Nothing is stored and no offer is sent."""
+    from gongdan.domain.engineers.services import routing_engineers
     from gongdan.domain.lines.forms import apply_defaults, canonicalize
     from gongdan.domain.tickets.deadlines import deadline
-    from gongdan.domain.tickets.services import engineers_for_routing
 
     line = await get_line(key)
     version = line.get("rules_version")
@@ -284,7 +284,7 @@ async def dry_run(key: str, ticket: dict[str, Any]) -> dict[str, Any]:
             "resolve_by": deadline(now, decision.resolve_within, decision.calendar).isoformat(timespec="seconds"),
         }
         rt["sla"] = {"tier": decision.tier}
-    engineers = await engineers_for_routing(key)
+    engineers = await routing_engineers()  # the same roster dispatch routes among
     names = {e["id"]: e["name"] for e in engineers}
     route = rs.route(rt, engineers, now)
     out = route.to_dict()

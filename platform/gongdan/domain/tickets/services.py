@@ -682,27 +682,3 @@ async def timeline(settings: Settings, ticket_id: int, user: CurrentUser) -> dic
             for e in events
         ],
     }
-
-
-async def engineers_for_routing(line_key: str) -> list[dict[str, Any]]:
-    """Engineers as the rules' `route` sees them: profile attributes, current load."""
-    from gongdan.store.tables import GdUser
-
-    users = await GdUser.select().where(
-        (GdUser.role == "engineer") & (GdUser.active == True)  # noqa: E712 - Piccolo column
-    ).output(load_json=True)
-    loads = await GdTicket.raw(
-        "SELECT assignee, COUNT(*) AS n FROM gd_ticket WHERE line_key = {} AND assignee IS NOT "
-        "NULL GROUP BY assignee", line_key,
-    )
-    load = {r["assignee"]: int(r["n"]) for r in loads}
-    out = []
-    for u in users:
-        profile = dict(u["profile"] or {})
-        out.append({
-            "skills": {}, "max_load": 5, "on_shift": True, "team": None, "location": None,
-            **profile, "id": u["name"], "name": u["display_name"] or u["name"],
-            "load": load.get(u["name"], 0), "recent_assignments": [],
-        })
-    return out
-

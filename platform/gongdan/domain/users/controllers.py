@@ -46,9 +46,14 @@ class UsersController(Controller):
 
     @post("/users", guards=[allowed("users.manage")])
     async def create_user(self, data: JSONBody[UserIn]) -> dict:
-        """Create a user (or update its role and profile)."""
-        return _user(await services.ensure_user(data.name, data.role, data.display_name,
-                                                data.profile))
+        """Create a user (or update its role and profile); an engineer's profile also becomes
+        their dispatch record, as `gongdan demo load` does."""
+        user = await services.ensure_user(data.name, data.role, data.display_name, data.profile)
+        if data.role == "engineer" and data.profile is not None:
+            from gongdan.domain.engineers.services import ensure_engineer
+
+            await ensure_engineer(data.name, user["display_name"] or data.name, data.profile)
+        return _user(user)
 
     @post("/users/{name:str}/tokens/revoke", guards=[allowed("users.manage")],
           status_code=200)

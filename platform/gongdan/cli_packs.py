@@ -1,7 +1,9 @@
-"""`gongdan packs …`: the installed template packs and whether their rules compile.
+"""`gongdan packs …`: the template packs the plugins bring, whether their rules compile,
+and installing one into the database.
 
-Needs no database: packs are read from the plugins (entry points). ``gongdan packs
-install`` (which writes to the database) lives with the store.
+``list`` and ``show`` need no database: packs are read from the plugins (entry points).
+``install`` writes to the database of ``GONGDAN_DATABASE_URL`` (migrations run first)
+through :mod:`gongdan.packs_install`.
 """
 
 from __future__ import annotations
@@ -117,3 +119,39 @@ def show_pack(name: str, as_json: bool) -> None:
     echo(f"字段词典 field dictionary: {len(pack.field_dictionary)} synonyms")
     demo = pack.demo(0, "small")
     echo("演示数据 demo (small): " + ", ".join(f"{len(v)} {k}" for k, v in demo.to_dict().items()))
+
+
+@packs.command("install")
+@click.argument("name")
+@click.option("--demo", "with_demo", is_flag=True,
+              help="也写入演示数据（工程师、工单）/ also write the pack's demo data (engineers, tickets)")
+@click.option("--force", is_flag=True,
+              help="允许降级或以同一版本号重装改动过的模板包 / allow a downgrade, or a changed pack under the same version")
+@click.option("--json", "as_json", is_flag=True, help="JSON output / 以 JSON 输出")
+def install_pack_command(name: str, with_demo: bool, force: bool, as_json: bool) -> None:
+    """安装或升级模板包到数据库 / install or upgrade a template pack into the database.
+
+    Idempotent: the same version again changes nothing. A newer version adds new form and
+    rules versions; existing tickets are not touched. A downgrade needs --force.
+    """
+    from gongdan.cli_server import _run
+    from gongdan.errors import ApiError
+    from gongdan.packs_install import install_pack
+    from gongdan.settings import Settings
+
+    pm = _plugin_manager()
+    try:
+        pack = load_pack(name, pm)
+    except (PackNotFound, TypeError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    settings = Settings.from_env()
+    say = (lambda _line: None) if as_json else click.echo
+    try:
+        report = _run(settings, lambda db: install_pack(db, settings, pack, demo=with_demo, force=force,
+                                                        by="cli", pm=pm, progress=say))
+    except ApiError as exc:
+        lines = [f"{exc.message_zh} / {exc.message_en}"]
+        lines += [f"  {e.key}: {e.message_zh} / {e.message_en}" for e in exc.extra]
+        raise click.ClickException("\n".join(lines)) from exc
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))

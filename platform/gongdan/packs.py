@@ -6,7 +6,8 @@ are plugins: a package registers :class:`TemplatePack` objects through the
 ``register_template_packs`` hook and an entry point in the ``gongdan`` group, exactly like
 a connector. This module is part of the public plugin API (packs import it); it does no
 I/O beyond reading package data and never touches the database: the installer
-(``gongdan packs install``) reads everything it writes from the pack object.
+(:mod:`gongdan.packs_install`, ``gongdan packs install``) reads everything it writes from
+the pack object.
 """
 
 from __future__ import annotations
@@ -342,6 +343,8 @@ class TemplatePack:
     message_templates: dict[str, str] = field(default_factory=dict)
     report_presets: list[dict[str, Any]] = field(default_factory=list)
     description: str = ""
+    #: the line's ticket-number prefix (WX-20261125-0001); default: the line key's first letters
+    prefix: str = ""
 
     def __post_init__(self) -> None:
         problems = self.problems()
@@ -363,7 +366,9 @@ class TemplatePack:
     def checksum(self) -> str:
         """SHA-256 of the pack's rules and form: the installer skips an identical re-install."""
         h = hashlib.sha256()
-        for part in (self.version, self.rules_source, repr(self.fields), repr(sorted(self.states.items()))):
+        for part in (self.version, self.rules_source, repr(self.fields), repr(sorted(self.states.items())),
+                     repr(sorted(self.field_dictionary.items())), repr(sorted(self.message_templates.items())),
+                     repr(self.report_presets), repr([(e.name, e.schema) for e in self.events])):
             h.update(part.encode("utf-8"))
             h.update(b"\0")
         return h.hexdigest()
@@ -411,6 +416,8 @@ class TemplatePack:
             out.append(f"version {self.version!r} is not semver")
         if not re.fullmatch(r"[a-z][a-z0-9_]*", self.name) or not re.fullmatch(r"[a-z][a-z0-9_]*", self.line_key):
             out.append("name and line_key must be lowercase identifiers")
+        if self.prefix and not re.fullmatch(r"[A-Z][A-Z0-9]{0,15}", self.prefix):
+            out.append(f"prefix {self.prefix!r} must be upper-case letters and digits")
         seen: set[str] = set()
         for spec in self.fields:
             key = spec.get("key", "")
@@ -450,7 +457,7 @@ class TemplatePack:
         """Everything but the demo generator, as plain JSON-ready data."""
         return {
             "name": self.name, "version": self.version, "title": self.title, "description": self.description,
-            "line_key": self.line_key, "line_name": self.line_name, "fields": self.fields,
+            "line_key": self.line_key, "line_name": self.line_name, "prefix": self.prefix, "fields": self.fields,
             "form_schema": self.form_schema(), "states": self.states, "rules_source": self.rules_source,
             "events": [{"name": e.name, "title": e.title, "schema": e.schema} for e in self.events],
             "field_dictionary": self.field_dictionary, "message_templates": self.message_templates,
@@ -488,7 +495,8 @@ def load_pack(name: str, pm: pluggy.PluginManager | None = None) -> TemplatePack
     if name not in packs:
         have = ", ".join(packs) or "-"
         raise PackNotFound(
-            f"未安装模板包 {name}（已安装：{have}）/ template pack {name!r} is not installed (installed: {have})"
+            f"没有插件提供模板包 {name}（可用：{have}；请先 pip install 它的软件包）/ no plugin provides "
+            f"template pack {name!r} (available: {have}; pip install its package first)"
         )
     pack = packs[name]
     if not isinstance(pack, TemplatePack):

@@ -129,7 +129,7 @@ def demo(seed: int = 0, size: str = "small") -> DemoData:
 
 
 PACK = TemplatePack(
-    name=NAME, version="0.1.0", title="家电售后 / Appliance after-sales", line_key="aftersales",
+    name=NAME, version="0.1.0", title="家电售后 / Appliance after-sales", line_key="aftersales", prefix="SH",
     line_name="家电售后",
     description="家电品牌的报修、上门服务、电话指导与回访 / appliance repair, visits, hotline and surveys",
     fields=FIELDS, states=STATES, rules_source=rules_source(), field_dictionary=FIELD_DICTIONARY,

@@ -150,7 +150,7 @@ def demo(seed: int = 0, size: str = "small") -> DemoData:
 
 
 PACK = TemplatePack(
-    name=NAME, version=VERSION, title=TITLE, line_key=LINE_KEY, line_name="设备维修",
+    name=NAME, version=VERSION, title=TITLE, line_key=LINE_KEY, line_name="设备维修", prefix="WX",
     description="智能制造企业的设备报修、上门维修、备件与验收 / "
                 "equipment repair with on-site visits, parts and sign-off",
     fields=FIELDS, states=STATES, rules_source=rules_source(), events=EVENT_TYPES,

@@ -181,7 +181,7 @@ def test_load_pack_goes_through_the_registry() -> None:
     with pytest.raises(PackNotFound) as info:
         load_pack("elevatr", PM)
     message = str(info.value)
-    assert "未安装模板包" in message and "not installed" in message and "aftersales, production, repair" in message
+    assert "没有插件提供模板包" in message and "no plugin provides" in message and "aftersales, production, repair" in message
 
 
 def test_a_malformed_pack_is_refused() -> None:

@@ -57,7 +57,7 @@ def demo(seed: int = 0, size: str = "small") -> DemoData:
 
 
 PACK = TemplatePack(
-    name="elevator", version="0.1.0", title="电梯维保 / Elevator maintenance", line_key="elevator",
+    name="elevator", version="0.1.0", title="电梯维保 / Elevator maintenance", line_key="elevator", prefix="DT",
     line_name="电梯维保", fields=FIELDS, states=STATES,
     rules_source=resources.files(__name__).joinpath("rules.rules").read_text(encoding="utf-8"),
     field_dictionary={"困人": "trapped", "梯型": "elevator_type", "注册代码": "registration_code"},

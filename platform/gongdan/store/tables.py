@@ -252,6 +252,28 @@ class GdCalendar(Table, tablename="gd_calendar"):
     updated_at = Timestamptz()
 
 
+class GdPackInstall(Table, tablename="gd_pack_install"):
+    """A template pack installed into this database (`gongdan packs install`): its version,
+    the lines it made, and what it brought that the platform reads back (the field
+    dictionary, message templates, report presets, event types)."""
+
+    id = Serial(primary_key=True)
+    pack = Varchar(length=64, unique=True)
+    version = Varchar(length=64)
+    checksum = Varchar(length=64, default="")
+    title = Varchar(length=200, default="")
+    line_keys = JSON(default="[]")
+    field_dictionary = JSON(default="{}")  # synonym -> canonical key, for the pack's lines
+    message_templates = JSON(default="{}")
+    report_presets = JSON(default="[]")
+    event_types = JSON(default="[]")
+    history = JSON(default="[]")  # [{"version", "at", "by", "action"}], oldest first
+    installed_by = Varchar(length=100, default="")
+    installed_at = Timestamptz()
+    updated_at = Timestamptz()
+    demo_at = Timestamptz(null=True, default=None)  # when --demo data was written
+
+
 ALL_TABLES: list[type[Table]] = [
     GdUser,
     GdToken,
@@ -271,4 +293,5 @@ ALL_TABLES: list[type[Table]] = [
     GdOutbox,
     GdTimer,
     GdCalendar,
+    GdPackInstall,
 ]

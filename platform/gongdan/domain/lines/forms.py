@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import re
 from collections import OrderedDict
+from collections.abc import Mapping
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -113,32 +114,74 @@ def _synonyms() -> dict[str, str]:
     return out
 
 
-def canonical_key(key: str) -> str:
-    """The dictionary's canonical key for `key` (客户电话 -> customer_phone), or `key`."""
+def canonical_key(key: str, synonyms: Mapping[str, str] | None = None) -> str:
+    """The canonical key for `key` (客户电话 -> customer_phone), or `key`.
+
+    `synonyms` (synonym -> key, e.g. an installed pack's dictionary for one line) are
+    looked up first, then the shipped dictionary."""
+    if synonyms:
+        found = synonyms.get(key) or synonyms.get(key.lower())
+        if found:
+            return found
     syn = _synonyms()
     return syn.get(key) or syn.get(key.lower()) or key
 
 
-def canonicalize(values: dict[str, Any]) -> dict[str, Any]:
-    """Rename synonym keys in ticket input to their canonical keys."""
-    return {canonical_key(k): v for k, v in values.items()}
+def form_synonyms(form: Mapping[str, Any] | None) -> dict[str, str]:
+    """The line's own synonyms a stored form version carries (from installed packs)."""
+    if not form:
+        return {}
+    schema = form.get("schema") or form.get("json_schema") or {}
+    found = (schema.get("x-gongdan-form") or {}).get("synonyms") or {}
+    return {str(k): str(v) for k, v in found.items()}
+
+
+def canonicalize(values: dict[str, Any], synonyms: Mapping[str, str] | Mapping[str, Any] | None = None
+                 ) -> dict[str, Any]:
+    """Rename synonym keys in ticket input to their canonical keys.
+
+    `synonyms` is a synonym -> key mapping or a stored form (whose own synonyms are used).
+    Two keys naming one field (联系电话 and customer_phone) are a 422, never a silent
+    overwrite."""
+    if synonyms is not None and ("schema" in synonyms or "json_schema" in synonyms):
+        synonyms = form_synonyms(synonyms)
+    out: dict[str, Any] = {}
+    given: dict[str, str] = {}
+    clashes: list[FieldError] = []
+    for k, v in values.items():
+        key = canonical_key(k, synonyms)  # type: ignore[arg-type]
+        if key in given:
+            clashes.append(_err(
+                k, f"“{k}”与“{given[key]}”是同一个字段 {key}，只能填写其中一个",
+                f"{k!r} and {given[key]!r} both name field {key}; send only one of them"))
+            continue
+        given[key] = k
+        out[key] = v
+    if clashes:
+        raise invalid("同一字段被填写了两次（同义词与标准键）",
+                      "A field was given twice (a synonym and its canonical key)", clashes)
+    return out
 
 
 def _err(key: str, zh: str, en: str) -> FieldError:
     return FieldError(key=key, message_zh=zh, message_en=en)
 
 
-def normalize_fields(raw: list[FieldSpec]) -> list[FieldSpec]:
+def normalize_fields(raw: list[FieldSpec], synonyms: Mapping[str, str] | None = None) -> list[FieldSpec]:
     """Check an admin's field list, map synonyms, and put the base fields first.
+
+    `synonyms` are the line's own (from its installed packs), looked up before the shipped
+    dictionary.
 
     A base field given by the admin keeps the admin's label/options/help but stays
     required and keeps its type. Raises a 422 naming every bad field.
     """
     errors: list[FieldError] = []
     seen: dict[str, FieldSpec] = {}
+    raw_key: dict[str, str] = {}  # canonical key -> the key as the admin wrote it
     for i, spec in enumerate(raw):
         where = f"fields.{i}"
-        key = canonical_key(spec.key)
+        key = canonical_key(spec.key, synonyms)
         if not key.isidentifier():
             errors.append(
                 _err(where, f"字段键 {spec.key!r} 无效：只能用字母、数字和下划线，且不能以数字开头",
@@ -152,7 +195,13 @@ def normalize_fields(raw: list[FieldSpec]) -> list[FieldSpec]:
             )
             continue
         if key in seen:
-            errors.append(_err(where, f"字段键 {key!r} 重复", f"duplicate field key {key!r}"))
+            first = raw_key[key]
+            if first != spec.key:
+                errors.append(_err(where, f"字段 {spec.key!r} 与 {first!r} 是同一个字段 {key}（同义词），只能保留一个",
+                                   f"fields {spec.key!r} and {first!r} are both field {key} (synonyms); "
+                                   "keep one"))
+            else:
+                errors.append(_err(where, f"字段键 {key!r} 重复", f"duplicate field key {key!r}"))
             continue
         if spec.type not in FIELD_TYPES:
             errors.append(
@@ -170,11 +219,12 @@ def normalize_fields(raw: list[FieldSpec]) -> list[FieldSpec]:
             errors.append(_err(f"{where}.validation", *problem))
             continue
         seen[key] = msgspec.structs.replace(spec, key=key)
+        raw_key[key] = spec.key
     for key, spec in seen.items():
         if spec.when is None:
             continue
         target = spec.when.get("field")
-        target = canonical_key(target) if isinstance(target, str) else target
+        target = canonical_key(target, synonyms) if isinstance(target, str) else target
         ok = (
             isinstance(target, str)
             and (target in seen or target in BASE_KEYS)
@@ -193,7 +243,7 @@ def normalize_fields(raw: list[FieldSpec]) -> list[FieldSpec]:
         else:
             seen[key] = msgspec.structs.replace(spec, when={**spec.when, "field": target})
     for i, spec in enumerate(raw):
-        key = canonical_key(spec.key)
+        key = canonical_key(spec.key, synonyms)
         if spec.default is not None and key in seen and key not in BASE_KEYS:
             checker = Draft202012Validator(_property(seen[key]), format_checker=_FORMAT_CHECKER)
             if not checker.is_valid(spec.default):
@@ -308,8 +358,12 @@ def apply_defaults(fields: list[dict[str, Any]], values: dict[str, Any]) -> dict
     return out
 
 
-def build_schema(title: str, fields: list[FieldSpec], version: int) -> dict[str, Any]:
-    """The JSON Schema (2020-12) of a form version, plus what a UI needs to draw it."""
+def build_schema(title: str, fields: list[FieldSpec], version: int,
+                 synonyms: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The JSON Schema (2020-12) of a form version, plus what a UI needs to draw it.
+
+    `synonyms` (the line's own, from installed packs) are kept with the version under
+    `x-gongdan-form.synonyms`, so ticket input is mapped the way the form was saved."""
     properties = {f.key: _property(f) for f in fields}
     required = [f.key for f in fields if f.required and f.when is None]
     conditionals = []
@@ -336,6 +390,9 @@ def build_schema(title: str, fields: list[FieldSpec], version: int) -> dict[str,
             "fields": [msgspec.to_builtins(f) for f in fields],
         },
     }
+    if synonyms:
+        keys = {f.key for f in fields}
+        schema["x-gongdan-form"]["synonyms"] = {s: k for s, k in sorted(synonyms.items()) if k in keys}
     if conditionals:
         schema["allOf"] = conditionals
     return schema

@@ -64,12 +64,17 @@ async def list_lines() -> list[dict[str, Any]]:
 
 
 async def put_form(db: Database, key: str, fields: list[FieldSpec], actor: str) -> dict:
-    """Store a new form version (base fields added); returns the form."""
-    fields = normalize_fields(fields)
+    """Store a new form version (base fields added); returns the form.
+
+    Field keys are mapped through the shipped dictionary and the line's installed packs'."""
+    from gongdan.packs_install import line_synonyms
+
     async with db.transaction():
+        synonyms = await line_synonyms(key)
+        fields = normalize_fields(fields, synonyms)
         line = await get_line(key)
         version = int(line["form_version"]) + 1
-        schema = build_schema(line["name"], fields, version)
+        schema = build_schema(line["name"], fields, version, synonyms)
         await GdForm.insert(
             GdForm(line_key=key, version=version, fields=[msgspec.to_builtins(f) for f in fields],
                    json_schema=schema, created_by=actor, created_at=_now())
@@ -271,7 +276,7 @@ async def dry_run(key: str, ticket: dict[str, Any]) -> dict[str, Any]:
     rs = rules_runtime.get(key, int(version), stored["source"], form["schema"] if form else None)
     machine = await get_states(key)
     state = str(ticket.get("state") or (machine.initial if machine is not None else ""))
-    fields = canonicalize({k: v for k, v in ticket.items() if k != "state"})
+    fields = canonicalize({k: v for k, v in ticket.items() if k != "state"}, form)
     if form is not None:
         fields = apply_defaults(form["fields"], fields)
     rt = rules_runtime.rules_ticket(fields, state, ticket)

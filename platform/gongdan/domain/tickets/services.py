@@ -277,7 +277,7 @@ async def create_ticket(
     ctx = await _context(line_key)
     if ctx.machine is None:
         raise conflict(f"业务线 {line_key} 还没有状态机", f"line {line_key} has no states yet")
-    values = canonicalize(body)
+    values = canonicalize(body, ctx.form)  # the form version's own synonyms too
     if ctx.form is not None:
         values = apply_defaults(ctx.form["fields"], values)
     _validate(ctx, values)
@@ -421,7 +421,7 @@ async def update_ticket(
         if row["version"] != version:
             raise _stale(row, version)
         ctx = await _context(row["line_key"], row["form_version"])
-        changes = canonicalize(fields)
+        changes = canonicalize(fields, ctx.form)
         new_fields = dict(row["fields"])
         for key, value in changes.items():
             if value is None:

@@ -28,6 +28,7 @@ from gongdan.domain.tickets.services import clear_caches
 from gongdan.domain.users.controllers import UsersController
 from gongdan.errors import exception_handlers
 from gongdan.outbox.controllers import OutboxController
+from gongdan.packs_api import PacksController
 from gongdan.settings import Settings
 from gongdan.store.engine import Database
 from gongdan.timers import background
@@ -103,7 +104,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
     return Litestar(
         route_handlers=[health, LinesController, TicketsController, UsersController,
                         EngineersController, DispatchController, OutboxController, TimersController,
-                        CalendarsController, get_field_dictionary, *admin_ui_handlers(settings)],
+                        CalendarsController, PacksController, get_field_dictionary,
+                        *admin_ui_handlers(settings)],
         lifespan=[lifespan],
         state=State({"db": db, "settings": settings}),
         middleware=[DefineMiddleware(Auth, exclude=["^/schema", "^/health$", "^/admin"])],

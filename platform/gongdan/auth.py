@@ -40,6 +40,8 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "outbox.manage": ("admin",),
     "calendars.read": ALL,
     "calendars.write": ("admin",),
+    "packs.read": ("admin", "supervisor"),
+    "packs.install": ("admin",),
 }
 
 # Roles that only ever see tickets assigned to them.

@@ -126,7 +126,8 @@ def show_pack(name: str, as_json: bool) -> None:
 @click.option("--demo", "with_demo", is_flag=True,
               help="也写入演示数据（工程师、工单）/ also write the pack's demo data (engineers, tickets)")
 @click.option("--force", is_flag=True,
-              help="允许降级或以同一版本号重装改动过的模板包 / allow a downgrade, or a changed pack under the same version")
+              help="允许降级或以同一版本号重装改动过的模板包 / "
+                   "allow a downgrade, or a changed pack under the same version")
 @click.option("--json", "as_json", is_flag=True, help="JSON output / 以 JSON 输出")
 def install_pack_command(name: str, with_demo: bool, force: bool, as_json: bool) -> None:
     """安装或升级模板包到数据库 / install or upgrade a template pack into the database.

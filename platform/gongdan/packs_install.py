@@ -165,7 +165,8 @@ async def install_pack(
     actor = f"pack:{pack.name}@{pack.version}"
     reason = f"模板包 {pack.name} {pack.version} / template pack {pack.name} {pack.version}"
     if not rules_runtime.available():
-        raise ApiError(503, "规则引擎不可用，无法安装模板包", "the rules engine is not available; packs cannot be installed")
+        raise ApiError(503, "规则引擎不可用，无法安装模板包",
+                       "the rules engine is not available; packs cannot be installed")
     new_key = parse_version(pack.version)
     machine = _machine(pack)
     async with db.transaction():
@@ -179,7 +180,8 @@ async def install_pack(
                 action = "unchanged"
             elif old_key == new_key and not force:
                 raise conflict(
-                    f"模板包 {pack.name} {pack.version} 已安装，但内容与已安装的不同；请提高版本号，或用 --force 重新安装",
+                    f"模板包 {pack.name} {pack.version} 已安装，但内容与已安装的不同；"
+                    "请提高版本号，或用 --force 重新安装",
                     f"pack {pack.name} {pack.version} is installed with different contents; bump its version "
                     "or use --force", {"installed": row["version"], "candidate": pack.version})
             elif old_key > new_key and not force:
@@ -261,7 +263,7 @@ async def _apply(db: Database, pack: TemplatePack, machine: StateMachine, row: d
         form = await lines.put_form(db, key, _field_specs(pack), actor)
         report.form_changed = True
         say(f"  表单 form v{form['version']} 已保存 / saved ({len(form['fields'])} fields)")
-    states = msgspec.to_builtins(machine)
+    states = msgspec.json.decode(msgspec.json.encode(machine))  # as stored: pairs are lists
     if line["states"] != states:
         await lines.put_states(db, key, machine, actor)
         report.states_changed = True

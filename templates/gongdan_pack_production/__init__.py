@@ -135,7 +135,8 @@ def demo(seed: int = 0, size: str = "small") -> DemoData:
 
 
 PACK = TemplatePack(
-    name=NAME, version="0.1.0", title="生产工序 / Production process", line_key="production", line_name="生产工序", prefix="SC",
+    name=NAME, version="0.1.0", title="生产工序 / Production process", line_key="production", line_name="生产工序",
+    prefix="SC",
     description="汽车零部件产线的停线、质量异常与工艺变更 / line stoppages, quality issues and process changes",
     fields=FIELDS, states=STATES, rules_source=rules_source(), events=EVENT_TYPES,
     field_dictionary=FIELD_DICTIONARY, message_templates=MESSAGE_TEMPLATES, report_presets=REPORT_PRESETS,

@@ -209,7 +209,7 @@ def test_cli_packs_list_and_show() -> None:
     whole = json.loads(runner.invoke(main, ["packs", "show", "aftersales", "--json"]).output)
     assert whole["rules_status"]["ok"] and "service_type" in whole["form_schema"]["properties"]
     missing = runner.invoke(main, ["packs", "show", "nosuch"])
-    assert missing.exit_code == 1 and "installed: aftersales" in missing.output
+    assert missing.exit_code == 1 and "available: aftersales" in missing.output
 
 
 def test_gongdan_simulate_still_runs_the_repair_pack() -> None:

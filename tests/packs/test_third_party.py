@@ -193,3 +193,101 @@ def test_elevator_pack_through_the_cli_and_its_rules(site: Path) -> None:
     trapped = next(t for t in data.tickets if t["trapped"])
     decision = rs.route(trapped, data.engineers)
     assert decision.tier == "P0" and decision.pool == "就近救援" and len(decision.offered) >= 1
+
+
+# --------------------------------------------------------- end to end, in a real database
+
+
+def test_elevator_pack_installs_into_a_database_with_its_demo(site: Path, db_url: str,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """`pip install` + `gongdan packs install elevator --demo`, then tickets on the new line."""
+    import asyncio
+
+    from gongdan.domain.tickets import services as tickets
+    from gongdan.domain.tickets.services import clear_caches
+    from gongdan.domain.users.services import CurrentUser, ensure_user
+    from gongdan.settings import Settings
+    from gongdan.store.engine import Database
+    from gongdan.store.tables import GdEngineer, GdPackInstall, GdTicket
+
+    monkeypatch.setenv("GONGDAN_DATABASE_URL", db_url)
+    clear_caches()
+    done = CliRunner().invoke(main, ["packs", "install", "elevator", "--demo"])
+    assert done.exit_code == 0, done.output
+    assert "安装 installing elevator 0.1.0" in done.output and "40/40 tickets" in done.output
+    again = CliRunner().invoke(main, ["packs", "install", "elevator", "--demo"])
+    assert again.exit_code == 0 and "nothing to change" in again.output
+
+    async def check() -> None:
+        settings = Settings(database_url=db_url, background=False)
+        db = Database(settings)
+        await db.open(migrate=False)
+        try:
+            row = (await GdPackInstall.select().output(load_json=True))[0]
+            assert (row["pack"], row["version"], row["line_keys"]) == ("elevator", "0.1.0", ["elevator"])
+            rows = await GdTicket.select().where(GdTicket.line_key == "elevator").output(load_json=True)
+            assert len(rows) == 40 and all(r["number"].startswith("DT-") and r["tier"] for r in rows)
+            assert await GdEngineer.count() == 12
+            user = await ensure_user("agent1", "agent")
+            me = CurrentUser(id=user["id"], name="agent1", role="agent")
+            demo = installed_packs(make_plugin_manager(environ={}))["elevator"].demo(0, "small")  # type: ignore[attr-defined]
+            body = {k: v for k, v in demo.tickets[0].items() if k not in ("id", "attachments")}
+            body.update(description="3号楼电梯困人，2人被困", trapped=True)
+            t, created = await tickets.create_ticket(db, settings, "elevator", body, me)
+            assert created and t["sla"]["tier"] == "P0" and t["number"].startswith("DT-")
+        finally:
+            await db.close()
+
+    asyncio.run(check())
+
+
+async def test_feishu_delivers_a_rules_notification_through_the_outbox(site: Path, papi: Any,
+                                                                        feishu: Feishu) -> None:
+    """A ruleset's `notify … via feishu` -> an outbox row -> the outbox worker -> Feishu's
+    robot endpoint (a local server checking the signature as Feishu documents it)."""
+    from gongdan.outbox.worker import OutboxWorker
+    from gongdan.plugins import get_plugin_manager
+
+    get_plugin_manager.cache_clear()  # the process's plugins now include the pip-installed ones
+    try:
+        assert "feishu" in connectors()
+        assert (await papi.post("/api/lines", {"key": "fs", "name": "飞书测试", "prefix": "FS"})).status_code == 201
+        assert (await papi.put("/api/lines/fs/form", {"fields": []})).status_code == 200
+        states = {"initial": "新建", "states": [{"key": "新建", "category": "open"},
+                                                {"key": "处理中", "category": "open"},
+                                                {"key": "完成", "category": "closed"}],
+                  "transitions": [["新建", "处理中"], ["处理中", "完成"]]}
+        assert (await papi.put("/api/lines/fs/states", states)).status_code == 200
+        source = ('ruleset "飞书通知" for line fs\n\nsla P2 "一般":\n    otherwise\n    respond 4h\n'
+                  '    resolve 24h\n\non scan_checkin: 新建 -> 处理中 then notify supervisor via feishu '
+                  'template "状态变化"\n')
+        r = await papi.put("/api/lines/fs/rules", {"source": source})
+        assert r.status_code == 201, r.text
+        assert (await papi.post(f"/api/lines/fs/rules/{r.json()['version']}/activate")).status_code == 200
+        body = {"category": "维修", "title": "空调不制冷", "description": "空调不制冷", "customer_id": "C1",
+                "customer_phone": "13800138000", "device_sn": "AC-0001", "fault_code": "A-1",
+                "region": "310115", "location": {"lat": 31.2, "lon": 121.5},
+                "reported_at": "2026-11-25T09:30:00+08:00"}
+        r = await papi.post("/api/lines/fs/tickets", body)
+        assert r.status_code == 201, r.text
+        ticket = r.json()
+        r = await papi.post(f"/api/tickets/{ticket['id']}/events", {"type": "scan_checkin"})
+        assert r.status_code == 200 and r.json()["transition"]["to"] == "处理中", r.text
+        queued = (await papi.get("/api/outbox/", params={"state": "pending"})).json()["items"]
+        assert [(m["channel"], m["to"]) for m in queued] == [("feishu", "supervisor")]
+
+        env = {"GONGDAN_FEISHU_HOOK_URL": feishu.url, "GONGDAN_FEISHU_SECRET": SECRET}
+        pool = ConnectorPool(connectors(), environ=env)
+        try:
+            worker = OutboxWorker(papi.db, papi.settings, sender=pool)
+            assert await papi.run(worker.run_once) == 1
+        finally:
+            pool.close()
+        assert len(feishu.bodies) == 1
+        sent = feishu.bodies[0]
+        assert sent["msg_type"] == "text" and sent["sign"] and sent["timestamp"].isdigit()
+        assert f"工单 {ticket['number']}：新建 → 处理中" in sent["content"]["text"]
+        message = (await papi.get("/api/outbox/", params={"ticket_id": ticket["id"]})).json()["items"][0]
+        assert (message["state"], message["attempts"], message["last_error"]) == ("sent", 1, "")
+    finally:
+        get_plugin_manager.cache_clear()

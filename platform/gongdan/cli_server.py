@@ -133,10 +133,21 @@ def demo() -> None:
 
 @demo.command("load")
 @click.option("--tickets/--no-tickets", default=True, help="也创建几张工单 / also create tickets.")
-def demo_load(tickets: bool) -> None:
+@click.option("--pack", "packs", multiple=True,
+              help="也安装这个模板包及其演示数据（可重复）/ also install this template pack with its demo data "
+                   "(repeatable).")
+def demo_load(tickets: bool, packs: tuple[str, ...]) -> None:
     """载入维修演示业务线并打印管理员令牌 / load the repair demo line, print an admin token."""
     from gongdan.demo import load_demo
+    from gongdan.errors import ApiError
+    from gongdan.packs import PackNotFound
 
     settings = Settings.from_env()
-    token_value = _run(settings, lambda db: load_demo(db, settings, with_tickets=tickets))
+    try:
+        token_value = _run(settings, lambda db: load_demo(db, settings, with_tickets=tickets, packs=packs,
+                                                          progress=lambda s: click.echo(s, err=True)))
+    except PackNotFound as exc:
+        raise click.ClickException(str(exc)) from exc
+    except ApiError as exc:
+        raise click.ClickException(f"{exc.message_zh} / {exc.message_en}") from exc
     click.echo(f"admin token: {token_value}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from importlib import resources
 from typing import Any
 
@@ -91,8 +92,12 @@ def repair_rules_source() -> str:
     return resources.files("gongdan").joinpath("demo_data/repair.rules").read_text("utf-8")
 
 
-async def load_demo(db: Database, settings: Settings, *, with_tickets: bool = True) -> str:
-    """Create (or refresh) the repair line; returns a new admin token."""
+async def load_demo(db: Database, settings: Settings, *, with_tickets: bool = True,
+                    packs: Sequence[str] = (), progress: Callable[[str], None] | None = None) -> str:
+    """Create (or refresh) the repair line; returns a new admin token.
+
+    `packs` are template packs to install as well, through the installer, with their demo
+    data when `with_tickets` (their lines must differ from this demo's `repair`)."""
     admin = await ensure_user("admin", "admin", "管理员")
     actor = admin["name"]
     try:
@@ -134,5 +139,11 @@ async def load_demo(db: Database, settings: Settings, *, with_tickets: bool = Tr
             if body["device_category"] == "PLC":
                 await tickets.update_ticket(db, settings, t["id"], t["version"], {}, me,
                                             assignee="wang")
+    if packs:
+        from gongdan.packs import load_pack
+        from gongdan.packs_install import install_pack
+
+        for name in packs:
+            await install_pack(db, settings, load_pack(name), demo=with_tickets, by=actor, progress=progress)
     assert await list_users()
     return await create_token(actor, "demo")

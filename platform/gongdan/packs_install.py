@@ -8,7 +8,8 @@ and `POST /api/packs/{name}/install`.
 One transaction per pack. Idempotent: the same version again changes nothing and says so.
 A newer version writes its form and rules as NEW versions (existing tickets keep their
 form version and data); a different pack with the same version, or an older version, is
-refused unless ``force``. ``demo`` also writes the pack's demo data through the same
+refused unless ``force``, and so is taking over an existing line no install of this pack
+made. ``demo`` also writes the pack's demo data through the same
 service path as any ticket (validated, classified, numbered, routed), once per database.
 """
 
@@ -192,6 +193,14 @@ async def install_pack(
             else:
                 action = ("upgraded" if old_key < new_key else "downgraded" if old_key > new_key
                           else "reinstalled")
+        managed = row is not None and pack.line_key in (row["line_keys"] or [])
+        if not managed and not force and await GdLine.exists().where(GdLine.key == pack.line_key):
+            raise conflict(
+                f"业务线 {pack.line_key} 已存在，但不是由模板包 {pack.name} 创建的；用 --force 让模板包接管它"
+                "（表单和规则写成新版本，已有工单不变）",
+                f"line {pack.line_key} exists and was not made by pack {pack.name}; use --force to let the pack "
+                "take it over (its form and rules become new versions; tickets stay)",
+                {"line": pack.line_key})
         report = InstallReport(pack=pack.name, version=pack.version, line=pack.line_key, action=action,
                                previous=previous)
         if action == "unchanged":

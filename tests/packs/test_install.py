@@ -351,3 +351,31 @@ async def test_api_lists_and_installs_with_role_checks(papi: AppApi) -> None:
     assert r.status_code == 400
     r = await papi.get("/api/packs/nope")
     assert r.status_code == 404
+
+
+async def test_a_line_the_pack_did_not_make_is_taken_over_only_with_force(store: Store) -> None:
+    from gongdan.demo import load_demo
+
+    await load_demo(store.db, store.settings, with_tickets=True)  # the built-in demo's own repair line
+    before = await counts()
+    with pytest.raises(ApiError) as info:
+        await install_pack(store.db, store.settings, load_pack("repair"))
+    assert info.value.status == 409 and "--force" in info.value.message_en and "接管" in info.value.message_zh
+    assert await counts() == before
+    demo_tickets = await GdTicket.select().output(load_json=True)
+    report = await install_pack(store.db, store.settings, load_pack("repair"), force=True)
+    assert (report.action, report.line_created, report.form_version, report.rules_version) == \
+        ("installed", False, 2, 2)
+    assert await GdTicket.select().output(load_json=True) == demo_tickets  # untouched
+
+
+def test_demo_load_installs_extra_packs_through_the_installer(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GONGDAN_DATABASE_URL", db_url)
+    done = CliRunner().invoke(main, ["demo", "load", "--pack", "production"])
+    assert done.exit_code == 0, done.output
+    assert done.output.strip().splitlines()[-1].startswith("admin token: ")
+    assert "安装 installing production 0.1.0" in done.output
+    again = CliRunner().invoke(main, ["demo", "load", "--pack", "production"])
+    assert again.exit_code == 0 and "nothing to change" in again.output
+    taken = CliRunner().invoke(main, ["demo", "load", "--pack", "repair"])  # the demo's own repair line
+    assert taken.exit_code == 1 and "--force" in taken.output

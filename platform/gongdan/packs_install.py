@@ -39,6 +39,7 @@ __all__ = ["InstallReport", "install_pack", "installed", "line_synonyms", "parse
 
 Progress = Callable[[str], None]
 _SEMVER = re.compile(r"^(\d+)\.(\d+)\.(\d+)(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?$")
+_INSTALL_LOCK_ID = 7_262_011  # pg_advisory_xact_lock key: installs take turns
 _SHIFT = re.compile(r"(\d{2}:\d{2})-(\d{2}:\d{2})")
 
 
@@ -171,6 +172,8 @@ async def install_pack(
     new_key = parse_version(pack.version)
     machine = _machine(pack)
     async with db.transaction():
+        if not db.is_sqlite:  # one installer at a time (SQLite's write lock already is one)
+            await GdPackInstall.raw("SELECT pg_advisory_xact_lock({})", _INSTALL_LOCK_ID)
         found = await GdPackInstall.select().where(GdPackInstall.pack == pack.name).output(load_json=True)
         row = found[0] if found else None
         previous = row["version"] if row else None

@@ -379,3 +379,12 @@ def test_demo_load_installs_extra_packs_through_the_installer(db_url: str, monke
     assert again.exit_code == 0 and "nothing to change" in again.output
     taken = CliRunner().invoke(main, ["demo", "load", "--pack", "repair"])  # the demo's own repair line
     assert taken.exit_code == 1 and "--force" in taken.output
+
+
+async def test_two_installs_at_once_take_turns(store: Store) -> None:
+    import asyncio
+
+    pack = load_pack("production")
+    reports = await asyncio.gather(*(install_pack(store.db, store.settings, pack) for _ in range(2)))
+    assert sorted(r.action for r in reports) == ["installed", "unchanged"]
+    assert await GdForm.count() == 1 and await GdRuleset.count() == 1 and await GdPackInstall.count() == 1

@@ -35,7 +35,7 @@ from gongdan.settings import Settings
 from gongdan.store.engine import Database
 from gongdan.store.tables import GdLine, GdPackInstall, GdRuleset
 
-__all__ = ["InstallReport", "install_pack", "installed", "line_synonyms", "parse_version"]
+__all__ = ["InstallReport", "install_pack", "installed", "line_synonyms", "line_templates", "parse_version"]
 
 Progress = Callable[[str], None]
 _SEMVER = re.compile(r"^(\d+)\.(\d+)\.(\d+)(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?$")
@@ -107,6 +107,18 @@ async def line_synonyms(line_key: str) -> dict[str, str]:
     for r in rows:
         if line_key in (r["line_keys"] or []):
             out.update(r["field_dictionary"] or {})
+    return out
+
+
+async def line_templates(line_key: str) -> dict[str, str]:
+    """Message template name -> Jinja2 source from every pack installed for `line_key` (the
+    `packs` layer of `gongdan.templating.MessageTemplates`)."""
+    rows = await GdPackInstall.select(GdPackInstall.line_keys, GdPackInstall.message_templates).order_by(
+        GdPackInstall.pack).output(load_json=True)
+    out: dict[str, str] = {}
+    for r in rows:
+        if line_key in (r["line_keys"] or []):
+            out.update(r["message_templates"] or {})
     return out
 
 

@@ -104,6 +104,13 @@ async def test_every_builtin_pack_installs_side_by_side(store: Store) -> None:
     assert "派单通知" in repair["message_templates"] and repair["report_presets"][0]["name"]
     assert repair["event_types"][0]["name"] == "parts_issued"
     assert [h["action"] for h in repair["history"]] == ["installed"]
+    from gongdan.packs_install import line_templates
+    from gongdan.templating import MessageTemplates
+
+    found = await line_templates("repair")
+    assert set(found) == set(load_pack("repair").message_templates) and await line_templates("nope") == {}
+    rendered = MessageTemplates(packs=[found]).render("备件申请", {"ticket": {"number": "WX-1", "parts_used": ["轴承"]}})
+    assert rendered.text == "工单 WX-1 申请备件：轴承，请仓储尽快出库。"
 
 
 # ----------------------------------------------------------------------- field dictionary

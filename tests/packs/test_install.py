@@ -358,6 +358,10 @@ async def test_api_lists_and_installs_with_role_checks(papi: AppApi) -> None:
     assert r.status_code == 400
     r = await papi.get("/api/packs/nope")
     assert r.status_code == 404
+    r = await papi.post("/api/packs/production/install")  # no body: no demo, no force
+    assert r.status_code == 200 and r.json()["action"] == "installed" and r.json()["demo"] is None
+    listed = {p["name"]: p["state"] for p in (await papi.get("/api/packs")).json()}
+    assert listed == {"aftersales": "not_installed", "production": "installed", "repair": "installed"}
 
 
 async def test_a_line_the_pack_did_not_make_is_taken_over_only_with_force(store: Store) -> None:

@@ -296,7 +296,8 @@ async def _apply(db: Database, pack: TemplatePack, machine: StateMachine, row: d
     line = await lines.get_line(key)
     form = await lines.get_form(key)
     active = await lines.get_rules(key, int(line["rules_version"])) if line["rules_version"] else None
-    if active is not None and active["source"] == pack.rules_source and not report.form_changed:
+    if active is not None and active["source"] == pack.rules_source and not (report.form_changed
+                                                                              or report.states_changed):
         say(f"  规则未变，仍为 v{line['rules_version']} / rules unchanged (v{line['rules_version']})")
     else:
         rs_name, diags = _compile(pack, form["schema"], pm)

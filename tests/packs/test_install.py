@@ -399,3 +399,15 @@ async def test_two_installs_at_once_take_turns(store: Store) -> None:
     reports = await asyncio.gather(*(install_pack(store.db, store.settings, pack) for _ in range(2)))
     assert sorted(r.action for r in reports) == ["installed", "unchanged"]
     assert await GdForm.count() == 1 and await GdRuleset.count() == 1 and await GdPackInstall.count() == 1
+
+
+async def test_changed_states_recheck_the_same_rules(store: Store) -> None:
+    v1 = shop_pack("1.0.0", warranty=False, rules=RULES_V1)
+    await install_pack(store.db, store.settings, v1, pm=with_pack(v1))
+    states = {**STATES, "states": [*STATES["states"], {"key": "挂起", "label": "挂起", "category": "pending"}],
+              "transitions": [*STATES["transitions"], ["新建", "挂起"]]}
+    v2 = dataclasses.replace(v1, version="1.0.1", states=states)
+    report = await install_pack(store.db, store.settings, v2, pm=with_pack(v2))
+    assert (report.form_changed, report.states_changed, report.rules_changed) == (False, True, True)
+    assert (report.form_version, report.rules_version) == (1, 2)
+    assert [s["key"] for s in (await lines.get_line("shop"))["states"]["states"]] == ["新建", "完成", "挂起"]

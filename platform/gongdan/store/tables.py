@@ -252,6 +252,33 @@ class GdCalendar(Table, tablename="gd_calendar"):
     updated_at = Timestamptz()
 
 
+class GdCallback(Table, tablename="gd_callback"):
+    """An inbound callback that became a ticket event, keyed by the verifier's
+    `dedup_key` (unique): written in the event's transaction, so a replay is refused
+    across restarts."""
+
+    id = Serial(primary_key=True)
+    dedup_key = Varchar(length=200, unique=True)
+    source = Varchar(length=64)
+    event_type = Varchar(length=64)
+    ticket_id = Integer(null=True, default=None)
+    event_seq = Integer(null=True, default=None)
+    received_at = Timestamptz()
+
+
+class GdApproval(Table, tablename="gd_approval"):
+    """An approval started for a ticket at a provider (`key` is `source:approval_id`), so
+    the approval's callback finds its ticket without reading the approval's form."""
+
+    id = Serial(primary_key=True)
+    key = Varchar(length=300, unique=True)
+    source = Varchar(length=64)
+    approval_id = Varchar(length=200)
+    ticket_id = Integer(index=True)
+    created_by = Varchar(length=100, default="")
+    created_at = Timestamptz()
+
+
 ALL_TABLES: list[type[Table]] = [
     GdUser,
     GdToken,
@@ -271,4 +298,6 @@ ALL_TABLES: list[type[Table]] = [
     GdOutbox,
     GdTimer,
     GdCalendar,
+    GdCallback,
+    GdApproval,
 ]

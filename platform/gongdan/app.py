@@ -24,6 +24,7 @@ from gongdan.domain.callbacks.controllers import ApprovalsController, CallbacksC
 from gongdan.domain.dispatch.controllers import DispatchController
 from gongdan.domain.engineers.controllers import EngineersController
 from gongdan.domain.lines.controllers import LinesController, get_field_dictionary
+from gongdan.domain.org.controllers import OrgController
 from gongdan.domain.tickets.controllers import TicketsController
 from gongdan.domain.tickets.services import clear_caches
 from gongdan.domain.users.controllers import UsersController
@@ -114,6 +115,7 @@ def create_app(settings: Settings | None = None,
         route_handlers=[health, LinesController, TicketsController, UsersController,
                         EngineersController, DispatchController, OutboxController, TimersController,
                         CalendarsController, CallbacksController, ApprovalsController,
+                        OrgController,
                         get_field_dictionary, *admin_ui_handlers(settings)],
         lifespan=[lifespan],
         state=State({"db": db, "settings": settings}),

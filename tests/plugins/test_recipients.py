@@ -127,6 +127,20 @@ async def test_recipients_resolve_to_the_channels_addresses(
     assert await api.deliver() == 0
     r = await api.get("/api/outbox", params={"state": "dead"})
     assert [m["id"] for m in r.json()["items"]] == [dead["id"]]
+    # retrying resolves it again: still nobody, so 409; once the people exist, their ids
+    r = await api.post(f"/api/outbox/{dead['id']}/retry")
+    assert r.status_code == 409 and "仓储管理员" in r.json()["message_zh"], r.text
+    for name, userid in (("keeper1", "ww-keeper1"), ("keeper2", "ww-keeper2")):
+        r = await api.post("/api/users", {"name": name, "role": "viewer", "profile": {
+            "roles": ["仓储管理员"], "wecom_userid": userid}})
+        assert r.status_code == 201, r.text
+    r = await api.post(f"/api/outbox/{dead['id']}/retry")
+    assert r.status_code == 200, r.text
+    assert (r.json()["to"], r.json()["state"], r.json()["last_error"]) == \
+        ("ww-keeper1", "pending", "")
+    rows = [m for m in await api.outbox(t["id"]) if m["channel"] == "wecom"]
+    assert [(m["to"], m["state"]) for m in rows] == [("ww-keeper1", "pending"),
+                                                     ("ww-keeper2", "pending")]
 
 
 async def test_supervisor_without_a_phone_is_a_permanent_failure(

@@ -59,6 +59,9 @@ PROFILE_KEYS: dict[str, tuple[str, ...]] = {
 _PHONE = re.compile(r"^\+?[0-9][0-9 -]{5,19}$")
 
 
+UNRESOLVED = "permanent: recipient "
+
+
 class Unresolved(Exception):
     """A recipient that names no address of the channel's kind (written as a dead row)."""
 
@@ -77,10 +80,20 @@ def address_kind(channel: str) -> str:
 
 
 async def _people_with_role(role: str) -> list[str]:
-    rows = await GdUser.select(GdUser.name).where(
-        (GdUser.role == role) & (GdUser.active == True)  # noqa: E712 - SQL, not Python
-    ).order_by(GdUser.name)
-    return [str(r["name"]) for r in rows]
+    """Active users whose platform role is `role`, or whose profile lists it in `roles`
+    (business roles such as 仓储管理员 that are not one of the platform's roles)."""
+    rows = await GdUser.select(GdUser.name, GdUser.role, GdUser.profile).where(
+        GdUser.active == True  # noqa: E712 - SQL, not Python
+    ).order_by(GdUser.name).output(load_json=True)
+    out = []
+    for r in rows:
+        profile = r["profile"] or {}
+        if isinstance(profile, str):
+            profile = json.loads(profile or "{}")
+        roles = profile.get("roles") if isinstance(profile, dict) else None
+        if r["role"] == role or (isinstance(roles, list) and role in roles):
+            out.append(str(r["name"]))
+    return out
 
 
 async def _address(person: str, kind: str) -> str:
@@ -113,7 +126,8 @@ async def resolve_recipients(to: str, channel: str, ticket_id: int | None) -> li
 
     `to` is `supervisor` (the assignee's supervisor, `gd_engineer.supervisor`; with no
     assignee or no supervisor, every active user with role supervisor), `assignee`,
-    `customer` (the ticket's customer phone), `role:<X>` (every active user with role X),
+    `customer` (the ticket's customer phone), `role:<X>` (every active user with role X, or
+    with X in their profile's `roles` list),
     a user name, or already an address (a phone number for phone channels, an e-mail
     address for e-mail). People's addresses come from `gd_engineer.phone` and the user
     profile keys in :data:`PROFILE_KEYS`. Raises :class:`Unresolved` when no address of
@@ -206,7 +220,7 @@ async def enqueue(
     except Unresolved as exc:
         log.warning("outbox %s: recipient %r unresolved for %s: %s", key, to, channel, exc)
         if row["state"] != "dead":
-            row.update(state="dead", last_error=f"permanent: recipient {to!r}: {exc}")
+            row.update(state="dead", last_error=f"{UNRESOLVED}{to!r}: {exc}")
     rows = [GdOutbox(**{**row, "recipient": address[:200],
                         "idempotency_key": key if i == 0 else f"{key}:to:{i}"})
             for i, address in enumerate(addresses)]
@@ -263,10 +277,33 @@ async def retry(message_id: int) -> dict[str, Any]:
         raise conflict(f"消息状态为 {rows[0]['state']}，不能重试",
                        f"the message is {rows[0]['state']}; only dead or pending ones can be retried",
                        {"state": rows[0]["state"]})
-    await GdOutbox.update({GdOutbox.state: "pending", GdOutbox.attempts: 0,
-                           GdOutbox.next_attempt_at: clock.now(), GdOutbox.owner: "",
-                           GdOutbox.locked_until: None}).where(
+    values: dict[Any, Any] = {GdOutbox.state: "pending", GdOutbox.attempts: 0,
+                              GdOutbox.next_attempt_at: clock.now(), GdOutbox.owner: "",
+                              GdOutbox.locked_until: None}
+    row = rows[0]
+    more: list[str] = []
+    if row["state"] == "dead" and str(row["last_error"] or "").startswith(UNRESOLVED):
+        # its recipient never resolved: resolve it again now (the profile may be fixed)
+        try:
+            addresses = await resolve_recipients(row["recipient"], row["channel"],
+                                                 row["ticket_id"])
+        except Unresolved as exc:
+            from gongdan.errors import conflict
+
+            raise conflict(f"收件人 {row['recipient']} 仍无法解析：{exc}",
+                           f"recipient {row['recipient']} still does not resolve: {exc}",
+                           {"recipient": row["recipient"]}) from None
+        values[GdOutbox.recipient] = addresses[0][:200]
+        values[GdOutbox.last_error] = ""
+        more = addresses[1:]
+    await GdOutbox.update(values).where(
         (GdOutbox.id == message_id) & GdOutbox.state.is_in(["dead", "pending"]))
+    for i, address in enumerate(more, start=1):
+        await GdOutbox.insert(GdOutbox(**{
+            **{k: v for k, v in row.items() if k != "id"}, "recipient": address[:200],
+            "idempotency_key": f"{row['idempotency_key']}:retry:{i}", "state": "pending",
+            "attempts": 0, "next_attempt_at": clock.now(), "owner": "", "locked_until": None,
+            "last_error": ""})).on_conflict(target=GdOutbox.idempotency_key, action="DO NOTHING")
     return _out((await GdOutbox.select().where(GdOutbox.id == message_id))[0])
 
 

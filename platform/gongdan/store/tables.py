@@ -162,6 +162,9 @@ class GdEngineer(Table, tablename="gd_engineer"):
     created_at = Timestamptz()
     updated_at = Timestamptz()
     rev = Integer(default=0, index=True)  # roster revision of the last change (routing caches)
+    # "" or "left": the org chart says they left while they still own open tickets (kept,
+    # shown, never routed to); a leaver with none is made inactive (org sync)
+    org_status = Varchar(length=16, default="")
 
 
 class GdOffer(Table, tablename="gd_offer"):
@@ -279,6 +282,43 @@ class GdApproval(Table, tablename="gd_approval"):
     created_at = Timestamptz()
 
 
+class GdTeam(Table, tablename="gd_team"):
+    """A team, from an org-chart source's department (`key` is `source:department id`)."""
+
+    id = Serial(primary_key=True)
+    key = Varchar(length=200, unique=True)
+    name = Varchar(length=200, default="")
+    parent = Varchar(length=200, null=True, default=None)
+    manager = Varchar(length=100, null=True, default=None)
+    source = Varchar(length=64, index=True)
+    active = Boolean(default=True)
+    updated_at = Timestamptz()
+
+
+class GdOrgMember(Table, tablename="gd_org_member"):
+    """A person as an org-chart source knows them (`key` is `source:their id`), linked to
+    the user (and engineer) `person`; `fingerprint` makes an unchanged person a no-op."""
+
+    id = Serial(primary_key=True)
+    key = Varchar(length=300, unique=True)
+    source = Varchar(length=64, index=True)
+    source_id = Varchar(length=200)
+    person = Varchar(length=100, index=True)
+    fingerprint = Varchar(length=64, default="")
+    status = Varchar(length=16, default="active")  # active | left | deactivated
+    updated_at = Timestamptz()
+
+
+class GdOrgSync(Table, tablename="gd_org_sync"):
+    """Per source: when the last sync started (the next one's `since`) and its summary."""
+
+    id = Serial(primary_key=True)
+    source = Varchar(length=64, unique=True)
+    since = Timestamptz(null=True, default=None)
+    synced_at = Timestamptz(null=True, default=None)
+    summary = JSON(default="{}")
+
+
 ALL_TABLES: list[type[Table]] = [
     GdUser,
     GdToken,
@@ -300,4 +340,7 @@ ALL_TABLES: list[type[Table]] = [
     GdCalendar,
     GdCallback,
     GdApproval,
+    GdTeam,
+    GdOrgMember,
+    GdOrgSync,
 ]

@@ -168,7 +168,7 @@ class WeComApprovalVerifier:
             self._seen[signature] = None
             while len(self._seen) > self._capacity:
                 self._seen.popitem(last=False)
-        ack = CallbackReply(body=b"")
+        ack = CallbackReply(body=b"success")  # WeCom: "success" (or empty) stops retries
         if _text(event_xml, "Event") != "sys_approval_change":
             return VerifiedCallback(reply=ack)
         info = event_xml.find("ApprovalInfo")

@@ -226,3 +226,21 @@ def test_serve_refuses_to_start_with_a_misspelt_hook(tmp_path: Path) -> None:
     assert proc.returncode != 0
     assert "register_conectors" in proc.stderr and "plugins failed to load" in proc.stderr
     assert "gongdan serving" not in proc.stdout  # it never got as far as listening
+
+
+def test_a_broken_plugin_set_fails_app_start_and_rules_checks(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+) -> None:
+    from gongdan import rules_runtime
+    from gongdan.errors import ApiError
+
+    monkeypatch.setenv("GONGDAN_LOAD_PLUGINS", "webhook,no_such_plugin")
+    plugins.set_plugin_manager(None)
+    try:
+        with pytest.raises(plugins.PluginLoadError, match="no_such_plugin"):
+            create_app(Settings(database_url=f"sqlite:///{tmp_path}/x.db"))
+        with pytest.raises(ApiError) as info:
+            rules_runtime.installed()  # no longer "unknown": the failure is reported
+        assert info.value.status == 503 and "no_such_plugin" in info.value.message_en
+    finally:
+        plugins.set_plugin_manager(None)

@@ -48,7 +48,7 @@ class CallbacksController(Controller):
     @post("/{source:str}", status_code=200)
     async def callback_post(self, request: Request[Any, Any, Any],
                             source: FromPath[str]) -> Response[bytes]:
-        """A provider's callback; answers what the provider expects (WeCom: empty 200,
+        """A provider's callback; answers what the provider expects (WeCom: `success`,
         DingTalk: its encrypted `success`)."""
         return await _answer(request, source)
 

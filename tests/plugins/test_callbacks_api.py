@@ -23,6 +23,7 @@ from gongdan.store.engine import Database
 from tests.platform.conftest import Api, db_url
 from tests.plugins.test_callbacks_crypt import (
     AES_KEY,
+    ECHOSTR,
     DD_AES,
     DD_ENV,
     DD_TOKEN,
@@ -186,3 +187,12 @@ async def test_callbacks_need_a_known_source_and_no_token(capi: Api) -> None:
     # an approval no ticket opened (a leave request): acknowledged, nothing recorded
     r = await send(capi, "dingtalk", dingtalk_post(finished("agree", "proc-unrelated")))
     assert r.status_code == 200 and "encrypt" in json.loads(r.content)
+
+
+async def test_wecom_url_verification_answers_the_decrypted_echo(capi: Api) -> None:
+    query = {"msg_signature": "5c45ff5e21c57e6ad56bac8758b79b1d9ac89fd3",
+             "timestamp": "1409659589", "nonce": "263014780", "echostr": ECHOSTR}
+    r = await capi.client.get("/api/callbacks/wecom", params=query)
+    assert r.status_code == 200 and r.content == b"1616140317555161061", r.text
+    r = await capi.client.get("/api/callbacks/wecom", params={**query, "nonce": "1"})
+    assert r.status_code == 401 and r.json()["message_en"], r.text

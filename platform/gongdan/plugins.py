@@ -77,6 +77,7 @@ __all__ = [
     "callback_verifiers",
     "check_plugins",
     "close_cached",
+    "connector_classes",
     "connectors",
     "describe_plugins",
     "event_field_errors",
@@ -309,17 +310,29 @@ def event_validator(name: str, pm: pluggy.PluginManager | None = None) -> Any:
     cache: dict[str, Any] = pm.__dict__.setdefault("_gongdan_event_validators", {})
     if name in cache:
         return cache[name]
-    et = event_types(pm).get(name)
-    validator = None
-    if et is not None:
-        try:
-            Draft202012Validator.check_schema(et.schema)
-        except SchemaError as exc:
-            raise PluginLoadError(
-                f"event type {name!r} has an invalid schema: {exc.message}") from None
-        validator = Draft202012Validator(et.schema, format_checker=_FORMAT_CHECKER)
+    declared: dict[str, EventType] | None = pm.__dict__.get("_gongdan_event_types")
+    if declared is None:
+        declared = pm.__dict__["_gongdan_event_types"] = event_types(pm)
+    et = declared.get(name)
+    if et is None:  # not a plugin's type: nothing to check (and nothing cached per name)
+        return None
+    try:
+        Draft202012Validator.check_schema(et.schema)
+    except SchemaError as exc:
+        raise PluginLoadError(
+            f"event type {name!r} has an invalid schema: {exc.message}") from None
+    validator = Draft202012Validator(et.schema, format_checker=_FORMAT_CHECKER)
     cache[name] = validator
     return validator
+
+
+def connector_classes(pm: pluggy.PluginManager | None = None) -> dict[str, type[Connector]]:
+    """:func:`connectors`, collected once per plugin manager (the outbox asks per message)."""
+    pm = pm or get_plugin_manager()
+    found: dict[str, type[Connector]] | None = pm.__dict__.get("_gongdan_connectors")
+    if found is None:
+        found = pm.__dict__["_gongdan_connectors"] = connectors(pm)
+    return found
 
 
 def event_field_errors(name: str, fields: Mapping[str, Any],

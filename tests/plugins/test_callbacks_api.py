@@ -23,10 +23,10 @@ from gongdan.store.engine import Database
 from tests.platform.conftest import Api, db_url
 from tests.plugins.test_callbacks_crypt import (
     AES_KEY,
-    ECHOSTR,
     DD_AES,
     DD_ENV,
     DD_TOKEN,
+    ECHOSTR,
     TOKEN,
     WECOM_ENV,
     approval_detail_api,

@@ -71,9 +71,9 @@ def address_kind(channel: str) -> str:
     `email`, `wecom_userid`, `dingtalk_userid`), or "" for channels that address no
     person (log, group robots, webhooks), which keep the symbolic recipient."""
     try:
-        from gongdan.plugins import connectors
+        from gongdan.plugins import connector_classes
 
-        cls = connectors().get(channel)
+        cls = connector_classes().get(channel)
     except Exception:  # the worker reports a broken or missing channel when it sends
         return ""
     return str(getattr(cls, "address_kind", "") or "") if cls is not None else ""

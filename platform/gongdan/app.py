@@ -17,12 +17,14 @@ from litestar.openapi import OpenAPIConfig
 from litestar.params import FromPath
 from litestar.response import File
 
-from gongdan import __version__
+from gongdan import __version__, plugins
 from gongdan.auth import TokenAuthMiddleware
 from gongdan.domain.calendars.controllers import CalendarsController
+from gongdan.domain.callbacks.controllers import ApprovalsController, CallbacksController
 from gongdan.domain.dispatch.controllers import DispatchController
 from gongdan.domain.engineers.controllers import EngineersController
 from gongdan.domain.lines.controllers import LinesController, get_field_dictionary
+from gongdan.domain.org.controllers import OrgController
 from gongdan.domain.tickets.controllers import TicketsController
 from gongdan.domain.tickets.services import clear_caches
 from gongdan.domain.users.controllers import UsersController
@@ -80,10 +82,18 @@ async def health() -> dict:
     return {"ok": True, "version": __version__}
 
 
-def create_app(settings: Settings | None = None) -> Litestar:
-    """The app for `settings` (default: read from `GONGDAN_*` environment variables)."""
+def create_app(settings: Settings | None = None,
+               plugin_manager: plugins.GongdanPluginManager | None = None) -> Litestar:
+    """The app for `settings` (default: read from `GONGDAN_*` environment variables).
+
+    The plugins load here (`plugin_manager`, default: the entry points allowed by
+    `GONGDAN_LOAD_PLUGINS`): a misspelt hook or a plugin that fails to import stops the
+    server at start-up with `plugins.PluginLoadError` naming it."""
     settings = settings or Settings.from_env()
     ZoneInfo(settings.timezone)  # a misspelt GONGDAN_TIMEZONE fails at start, not per request
+    if plugin_manager is not None:
+        plugins.set_plugin_manager(plugin_manager)
+    plugins.check_plugins(plugin_manager)
     db = Database(settings)
 
     @asynccontextmanager
@@ -95,6 +105,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             async with background.running(db, settings):
                 yield
         finally:
+            plugins.close_cached()
             await db.close()
 
     class Auth(TokenAuthMiddleware):
@@ -104,11 +115,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
     return Litestar(
         route_handlers=[health, LinesController, TicketsController, UsersController,
                         EngineersController, DispatchController, OutboxController, TimersController,
-                        CalendarsController, PacksController, get_field_dictionary,
-                        *admin_ui_handlers(settings)],
+                        CalendarsController, PacksController, CallbacksController,
+                        ApprovalsController, OrgController,
+                        get_field_dictionary, *admin_ui_handlers(settings)],
         lifespan=[lifespan],
         state=State({"db": db, "settings": settings}),
-        middleware=[DefineMiddleware(Auth, exclude=["^/schema", "^/health$", "^/admin"])],
+        middleware=[DefineMiddleware(Auth, exclude=["^/schema", "^/health$", "^/admin",
+                                                      "^/api/callbacks/"])],
         exception_handlers=exception_handlers(),
         openapi_config=OpenAPIConfig(title="gongdan (工单)", version=__version__,
                                      path="/schema"),

@@ -38,6 +38,7 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "tickets.dispatch": ("admin", "dispatcher", "supervisor"),  # reoffer, reassign, transfer
     "dispatch.read": ("admin", "dispatcher", "supervisor"),
     "outbox.manage": ("admin",),
+    "org.sync": ("admin",),
     "calendars.read": ALL,
     "calendars.write": ("admin",),
     "packs.read": ("admin", "supervisor"),

@@ -6,6 +6,7 @@ import click
 
 from gongdan import __version__
 from gongdan.cli_calendars import calendars
+from gongdan.cli_org import org
 from gongdan.cli_packs import packs
 from gongdan.cli_plugins import plugins
 from gongdan.cli_rules import rules
@@ -26,6 +27,7 @@ main.add_command(calendars)
 for _command in (serve, db, token, demo):
     main.add_command(_command)
 main.add_command(packs)
+main.add_command(org)
 
 
 def iter_commands(

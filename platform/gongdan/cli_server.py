@@ -43,6 +43,12 @@ def serve(host: str | None, port: int | None, workers: int | None, reload: bool)
     overrides = {k: v for k, v in {"host": host, "port": port, "workers": workers}.items()
                  if v is not None}
     settings = Settings.from_env(**overrides)
+    from gongdan.plugins import PluginLoadError, check_plugins
+
+    try:  # a misspelt hook or a plugin that fails to import stops here, before any worker
+        check_plugins()
+    except PluginLoadError as exc:
+        raise click.ClickException(f"插件加载失败 / plugins failed to load: {exc}") from exc
 
     async def migrate() -> None:
         db = Database(settings)

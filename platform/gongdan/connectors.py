@@ -520,9 +520,15 @@ class Connector:
     (their :class:`Setting` declarations; the environment prefix is ``name`` unless
     ``settings_prefix`` says otherwise) and implement :meth:`send`. ``register_connectors``
     returns the classes; the platform builds each with :meth:`from_env`.
+
+    ``address_kind`` says what a message's ``to`` must be for this channel: ``phone``,
+    ``email``, ``wecom_userid``, ``dingtalk_userid`` (the outbox resolves ``supervisor``,
+    ``role:X``, a user name... to those from the roster and user profiles when it writes
+    the message), or "" for channels that address no person (group robots, webhooks).
     """
 
     name: ClassVar[str]
+    address_kind: ClassVar[str] = ""
     settings: ClassVar[tuple[Setting, ...]] = ()
     settings_prefix: ClassVar[str | None] = None
     #: seconds for connect/read/write; override with the ``timeout`` setting if declared

@@ -28,6 +28,7 @@ __all__ = [
     "APPROVAL_EVENT_TYPES",
     "CallbackEvent",
     "CallbackRejected",
+    "CallbackReplayed",
     "CallbackReply",
     "CallbackVerifier",
     "EventType",
@@ -193,6 +194,13 @@ class VerifiedCallback(msgspec.Struct, frozen=True, kw_only=True):
 
 class CallbackRejected(Exception):
     """A callback failed verification (bad signature, too old, malformed): answer 4xx, log it."""
+
+
+class CallbackReplayed(CallbackRejected):
+    """A callback this verifier has already seen (same signature): answer 409, log it.
+
+    A verifier's own memory of signatures is only a first line: the platform also refuses
+    a second event with the same ``dedup_key``, durably (``gd_callback``)."""
 
 
 @runtime_checkable

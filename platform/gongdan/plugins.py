@@ -22,7 +22,6 @@ Plugins import ``hookimpl`` from here::
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import threading
@@ -74,16 +73,23 @@ __all__ = [
     "TemplatePack",
     "VerifiedCallback",
     "allowed_plugins",
+    "cached_verifiers",
     "callback_verifiers",
+    "check_plugins",
+    "close_cached",
+    "connector_classes",
     "connectors",
     "describe_plugins",
+    "event_field_errors",
     "event_types",
+    "event_validator",
     "fire_event",
     "get_plugin_manager",
     "hookimpl",
     "hookspec",
     "make_plugin_manager",
     "org_sources",
+    "set_plugin_manager",
     "template_packs",
     "verify_callback",
 ]
@@ -158,10 +164,87 @@ def make_plugin_manager(
     return pm
 
 
-@functools.cache
+_PM: GongdanPluginManager | None = None
+_PM_LOCK = threading.Lock()
+
+
 def get_plugin_manager() -> GongdanPluginManager:
-    """The process's plugin manager, built once from the entry points and the environment."""
-    return make_plugin_manager()
+    """The process's plugin manager, built once from the entry points and the environment
+    (or the one given to :func:`set_plugin_manager`)."""
+    global _PM
+    pm = _PM
+    if pm is None:
+        with _PM_LOCK:
+            if _PM is None:
+                try:
+                    _PM = make_plugin_manager()
+                except pluggy.PluginValidationError as exc:  # a misspelt hook, a bad argument
+                    raise PluginLoadError(f"plugin {exc.plugin!r} is invalid: {exc}") from exc
+            pm = _PM
+    return pm
+
+
+def set_plugin_manager(pm: GongdanPluginManager | None) -> None:
+    """Make ``pm`` the process's plugin manager (None: build it again on next use).
+
+    ``create_app(plugin_manager=...)`` calls this; tests use it to run the platform with a
+    plugin of their own."""
+    global _PM
+    with _PM_LOCK:
+        old, _PM = _PM, pm
+    if old is not None and old is not pm:
+        close_cached(old)
+
+
+def cached_verifiers(pm: pluggy.PluginManager | None = None) -> list[CallbackVerifier]:
+    """The callback verifiers, built once per plugin manager (they keep HTTP clients,
+    token caches and their memory of seen signatures between callbacks)."""
+    pm = pm or get_plugin_manager()
+    with _PM_LOCK:
+        found: list[CallbackVerifier] | None = pm.__dict__.get("_gongdan_verifiers")
+        if found is None:
+            found = pm.__dict__["_gongdan_verifiers"] = callback_verifiers(pm)
+    return found
+
+
+def close_cached(pm: pluggy.PluginManager | None = None) -> None:
+    """Close what :func:`cached_verifiers` built (their HTTP clients); the app's shutdown
+    calls this."""
+    pm = pm or _PM
+    if pm is None:
+        return
+    with _PM_LOCK:
+        built = pm.__dict__.pop("_gongdan_verifiers", None) or []
+    for verifier in built:
+        close = getattr(verifier, "close", None)
+        if callable(close):
+            try:
+                close()
+            except Exception:
+                _log.exception("closing callback verifier %s failed",
+                               getattr(verifier, "name", verifier))
+
+
+def check_plugins(pm: pluggy.PluginManager | None = None) -> GongdanPluginManager:
+    """Build (or take) the plugin manager and everything it registers, once, so that a
+    broken plugin stops start-up with a clear message instead of failing later.
+
+    Raises :class:`PluginLoadError` (a misspelt hook, an unknown name in
+    ``GONGDAN_LOAD_PLUGINS``, a plugin that fails to import, two connectors or event types
+    in conflict, an event type whose schema is not valid JSON Schema)."""
+    try:
+        manager = pm if pm is not None else get_plugin_manager()
+        connectors(manager)
+        for et in event_types(manager).values():
+            event_validator(et.name, manager)
+        template_packs(manager)
+        org_sources(manager)
+        callback_verifiers(manager)
+    except PluginLoadError:
+        raise
+    except Exception as exc:  # pluggy's PluginValidationError, a hook that raised...
+        raise PluginLoadError(f"plugins failed to load: {exc}") from exc
+    return manager  # type: ignore[return-value]
 
 
 # ---------------------------------------------------------------------------
@@ -212,6 +295,56 @@ def template_packs(pm: pluggy.PluginManager | None = None) -> dict[str, Template
             raise PluginLoadError(f"two template packs are named {pack.name!r}")
         found[pack.name] = pack
     return found
+
+
+def event_validator(name: str, pm: pluggy.PluginManager | None = None) -> Any:
+    """The JSON Schema validator of plugin event type ``name``, compiled once per plugin
+    manager, or None when no plugin declares ``name``. An invalid schema raises
+    :class:`PluginLoadError` (``check_plugins`` does this at start-up)."""
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
+
+    from gongdan.domain.lines.forms import _FORMAT_CHECKER
+
+    pm = pm or get_plugin_manager()
+    cache: dict[str, Any] = pm.__dict__.setdefault("_gongdan_event_validators", {})
+    if name in cache:
+        return cache[name]
+    declared: dict[str, EventType] | None = pm.__dict__.get("_gongdan_event_types")
+    if declared is None:
+        declared = pm.__dict__["_gongdan_event_types"] = event_types(pm)
+    et = declared.get(name)
+    if et is None:  # not a plugin's type: nothing to check (and nothing cached per name)
+        return None
+    try:
+        Draft202012Validator.check_schema(et.schema)
+    except SchemaError as exc:
+        raise PluginLoadError(
+            f"event type {name!r} has an invalid schema: {exc.message}") from None
+    validator = Draft202012Validator(et.schema, format_checker=_FORMAT_CHECKER)
+    cache[name] = validator
+    return validator
+
+
+def connector_classes(pm: pluggy.PluginManager | None = None) -> dict[str, type[Connector]]:
+    """:func:`connectors`, collected once per plugin manager (the outbox asks per message)."""
+    pm = pm or get_plugin_manager()
+    found: dict[str, type[Connector]] | None = pm.__dict__.get("_gongdan_connectors")
+    if found is None:
+        found = pm.__dict__["_gongdan_connectors"] = connectors(pm)
+    return found
+
+
+def event_field_errors(name: str, fields: Mapping[str, Any],
+                       pm: pluggy.PluginManager | None = None) -> list[Any]:
+    """Per-field problems (``FieldError``) of an event's fields against its plugin's
+    schema; [] when the fields are valid or no plugin declares the type."""
+    validator = event_validator(name, pm)
+    if validator is None:
+        return []
+    from gongdan.domain.lines.forms import field_errors
+
+    return field_errors(validator, validator.schema, dict(fields))
 
 
 def org_sources(pm: pluggy.PluginManager | None = None) -> dict[str, OrgSource]:
@@ -368,3 +501,69 @@ def describe_plugins(pm: pluggy.PluginManager | None = None) -> list[PluginInfo]
             )
         )
     return sorted(out, key=lambda p: p.name)
+
+
+# ---------------------------------------------------------------------------
+# announcing committed ticket changes to the event hooks
+
+
+def _frozen(value: Any) -> Any:
+    from types import MappingProxyType
+
+    if isinstance(value, Mapping):
+        return MappingProxyType({k: _frozen(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return tuple(_frozen(v) for v in value)
+    return value
+
+
+def _snapshot(ticket: Mapping[str, Any]) -> Any:
+    """A read-only view of the API ticket: its form fields at the top level, then the
+    ticket's own keys (``number``, ``line``, ``state``...) and ``sla_tier``."""
+    sla = ticket.get("sla") or {}
+    return _frozen({**(ticket.get("fields") or {}), **ticket, "sla_tier": sla.get("tier")})
+
+
+def _event_view(event: Any) -> Any:
+    keys = ("seq", "type", "at", "actor", "channel", "before", "after", "data")
+    if isinstance(event, Mapping):
+        found = {k: event.get(k) for k in keys}
+    else:
+        found = {k: getattr(event, k, None) for k in keys}
+    if hasattr(found["at"], "isoformat"):
+        found["at"] = found["at"].isoformat()
+    return _frozen(found)
+
+
+def announce(
+    ticket: Mapping[str, Any], events: Iterable[Any], *, closed_states: Iterable[str] = (),
+    pm: pluggy.PluginManager | None = None,
+) -> None:
+    """Fire the event hooks for changes already COMMITTED: ``ticket_created`` for a
+    ``created`` event, ``ticket_transitioned`` for each ``state_changed`` (then
+    ``ticket_closed`` when it entered one of ``closed_states``).
+
+    Called by the ticket services after their transaction; one plugin at a time, a
+    failing plugin logged (:func:`fire_event`), never raising into the request."""
+    try:
+        pm = pm or get_plugin_manager()
+    except PluginLoadError:  # the app refused to start with these; a CLI may not have
+        _log.exception("plugins failed to load; ticket events not announced")
+        return
+    closed = set(closed_states)
+    view = None
+    for event in events:
+        etype = event.get("type") if isinstance(event, Mapping) else getattr(event, "type", None)
+        if etype not in ("created", "state_changed"):
+            continue
+        view = view if view is not None else _snapshot(ticket)
+        ev = _event_view(event)
+        if etype == "created":
+            fire_event("ticket_created", pm, ticket=view, event=ev)
+            continue
+        before, after = ev["before"] or {}, ev["after"] or {}
+        to_state = str(after.get("state", ""))
+        fire_event("ticket_transitioned", pm, ticket=view, event=ev,
+                   from_state=str(before.get("state", "")), to_state=to_state)
+        if to_state in closed:
+            fire_event("ticket_closed", pm, ticket=view, event=ev)

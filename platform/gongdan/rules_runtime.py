@@ -45,13 +45,17 @@ def available() -> bool:
 
 
 def installed() -> tuple[set[str] | None, set[str] | None]:
-    """(channel names, plugin event types) from the installed plugins; None when unknown."""
-    try:
-        from gongdan.plugins import connectors, event_types
+    """(channel names, plugin event types) from the installed plugins.
 
+    A broken plugin (a misspelt hook, a failing import) is not hidden: checking rules
+    against a half-loaded plugin set would accept or refuse channels wrongly. It fails
+    `gongdan serve` at start-up (`plugins.check_plugins`); here it is a 503 naming it."""
+    from gongdan.plugins import PluginLoadError, connectors, event_types
+
+    try:
         return set(connectors()), set(event_types())
-    except Exception:  # a broken plugin must not stop rules from being checked
-        return None, None
+    except PluginLoadError as exc:
+        raise ApiError(503, f"插件加载失败：{exc}", f"plugins failed to load: {exc}") from exc
 
 
 def compile_source(

@@ -27,6 +27,7 @@ from gongdan.connectors import DeliveryError, Setting, Settings, SettingsError, 
 from gongdan.hookspecs import (
     CallbackEvent,
     CallbackRejected,
+    CallbackReplayed,
     CallbackReply,
     InboundCallback,
     VerifiedCallback,
@@ -146,7 +147,7 @@ class DingTalkApprovalVerifier:
             raise CallbackRejected(f"dingtalk callback: {exc}") from None
         with self._lock:
             if signature in self._seen:
-                raise CallbackRejected(f"replayed callback {signature}")
+                raise CallbackReplayed(f"replayed callback {signature}")
             self._seen[signature] = None
             while len(self._seen) > self._capacity:
                 self._seen.popitem(last=False)

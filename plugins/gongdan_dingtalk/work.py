@@ -35,6 +35,7 @@ class DingTalkWorkConnector(Connector):
     addresses departments."""
 
     name = "dingtalk_work"
+    address_kind = "dingtalk_userid"
     settings_prefix = "dingtalk"
     settings = (
         Setting("app_key", "internal app AppKey", required=True),

@@ -44,6 +44,7 @@ class SmtpConnector(Connector):
     """``to`` is one address or several separated by commas; ``subject`` is the subject."""
 
     name = "email"
+    address_kind = "email"
     settings = (
         Setting("host", "SMTP server host name", required=True),
         Setting("port", "SMTP port (587 for STARTTLS, 465 for implicit TLS)", default="587"),

@@ -28,6 +28,7 @@ class AliyunSmsConnector(Connector):
     """``to`` is one mainland mobile number, or several separated by commas."""
 
     name = "sms"
+    address_kind = "phone"
     settings = (
         Setting("access_key_id", "Aliyun AccessKey ID", secret=True, required=True),
         Setting("access_key_secret", "Aliyun AccessKey secret", secret=True, required=True),

@@ -25,6 +25,7 @@ class AliyunVoiceConnector(Connector):
     """``to`` is the phone number to call (mobile or landline)."""
 
     name = "voice"
+    address_kind = "phone"
     settings = (
         Setting("access_key_id", "Aliyun AccessKey ID", secret=True, required=True),
         Setting("access_key_secret", "Aliyun AccessKey secret", secret=True, required=True),

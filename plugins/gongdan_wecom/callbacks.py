@@ -25,6 +25,7 @@ from gongdan.connectors import DeliveryError, Setting, Settings, SettingsError, 
 from gongdan.hookspecs import (
     CallbackEvent,
     CallbackRejected,
+    CallbackReplayed,
     CallbackReply,
     InboundCallback,
     VerifiedCallback,
@@ -163,11 +164,11 @@ class WeComApprovalVerifier:
             raise CallbackRejected(f"wecom callback: {exc}") from None
         with self._lock:
             if signature in self._seen:
-                raise CallbackRejected(f"replayed callback {signature}")
+                raise CallbackReplayed(f"replayed callback {signature}")
             self._seen[signature] = None
             while len(self._seen) > self._capacity:
                 self._seen.popitem(last=False)
-        ack = CallbackReply(body=b"")
+        ack = CallbackReply(body=b"success")  # WeCom: "success" (or empty) stops retries
         if _text(event_xml, "Event") != "sys_approval_change":
             return VerifiedCallback(reply=ack)
         info = event_xml.find("ApprovalInfo")

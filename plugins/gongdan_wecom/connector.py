@@ -187,6 +187,7 @@ class WeComAppConnector(Connector):
     """
 
     name = "wecom"
+    address_kind = "wecom_userid"
     settings = (
         Setting("corp_id", "企业 ID (corpid)", required=True),
         Setting("secret", "the application's secret (corpsecret)", secret=True, required=True),

@@ -162,6 +162,9 @@ class GdEngineer(Table, tablename="gd_engineer"):
     created_at = Timestamptz()
     updated_at = Timestamptz()
     rev = Integer(default=0, index=True)  # roster revision of the last change (routing caches)
+    # "" or "left": the org chart says they left while they still own open tickets (kept,
+    # shown, never routed to); a leaver with none is made inactive (org sync)
+    org_status = Varchar(length=16, default="")
 
 
 class GdOffer(Table, tablename="gd_offer"):
@@ -274,6 +277,70 @@ class GdPackInstall(Table, tablename="gd_pack_install"):
     demo_at = Timestamptz(null=True, default=None)  # when --demo data was written
 
 
+class GdCallback(Table, tablename="gd_callback"):
+    """An inbound callback that became a ticket event, keyed by the verifier's
+    `dedup_key` (unique): written in the event's transaction, so a replay is refused
+    across restarts."""
+
+    id = Serial(primary_key=True)
+    dedup_key = Varchar(length=200, unique=True)
+    source = Varchar(length=64)
+    event_type = Varchar(length=64)
+    ticket_id = Integer(null=True, default=None)
+    event_seq = Integer(null=True, default=None)
+    received_at = Timestamptz()
+
+
+class GdApproval(Table, tablename="gd_approval"):
+    """An approval started for a ticket at a provider (`key` is `source:approval_id`), so
+    the approval's callback finds its ticket without reading the approval's form."""
+
+    id = Serial(primary_key=True)
+    key = Varchar(length=300, unique=True)
+    source = Varchar(length=64)
+    approval_id = Varchar(length=200)
+    ticket_id = Integer(index=True)
+    created_by = Varchar(length=100, default="")
+    created_at = Timestamptz()
+
+
+class GdTeam(Table, tablename="gd_team"):
+    """A team, from an org-chart source's department (`key` is `source:department id`)."""
+
+    id = Serial(primary_key=True)
+    key = Varchar(length=200, unique=True)
+    name = Varchar(length=200, default="")
+    parent = Varchar(length=200, null=True, default=None)
+    manager = Varchar(length=100, null=True, default=None)
+    source = Varchar(length=64, index=True)
+    active = Boolean(default=True)
+    updated_at = Timestamptz()
+
+
+class GdOrgMember(Table, tablename="gd_org_member"):
+    """A person as an org-chart source knows them (`key` is `source:their id`), linked to
+    the user (and engineer) `person`; `fingerprint` makes an unchanged person a no-op."""
+
+    id = Serial(primary_key=True)
+    key = Varchar(length=300, unique=True)
+    source = Varchar(length=64, index=True)
+    source_id = Varchar(length=200)
+    person = Varchar(length=100, index=True)
+    fingerprint = Varchar(length=64, default="")
+    status = Varchar(length=16, default="active")  # active | left | deactivated
+    updated_at = Timestamptz()
+
+
+class GdOrgSync(Table, tablename="gd_org_sync"):
+    """Per source: when the last sync started (the next one's `since`) and its summary."""
+
+    id = Serial(primary_key=True)
+    source = Varchar(length=64, unique=True)
+    since = Timestamptz(null=True, default=None)
+    synced_at = Timestamptz(null=True, default=None)
+    summary = JSON(default="{}")
+
+
 ALL_TABLES: list[type[Table]] = [
     GdUser,
     GdToken,
@@ -294,4 +361,9 @@ ALL_TABLES: list[type[Table]] = [
     GdTimer,
     GdCalendar,
     GdPackInstall,
+    GdCallback,
+    GdApproval,
+    GdTeam,
+    GdOrgMember,
+    GdOrgSync,
 ]

@@ -62,8 +62,13 @@ def engineer_out(row: dict[str, Any], settings: Settings) -> dict[str, Any]:
         "location_at": _iso(row.get("location_at"), tz), "shifts": row["shifts"],
         "on_shift": bool(row["on_shift"]), "max_load": row["max_load"], "load": row["load"],
         "idle_since": _iso(row.get("idle_since"), tz), "phone": row["phone"] or None,
-        "active": bool(row["active"]),
+        "active": bool(row["active"]), "org_status": row.get("org_status") or "",
     }
+
+
+def routable(row: dict[str, Any]) -> bool:
+    """Active and not flagged by the org sync as having left (`org_status`)."""
+    return bool(row["active"]) and not row.get("org_status")
 
 
 def for_rules(row: dict[str, Any]) -> dict[str, Any]:
@@ -268,7 +273,7 @@ class Roster:
                 mine.append(row)
                 continue
             top = max(top, int(row["rev"]))
-            if row["active"]:
+            if routable(row):
                 self.index.add(for_rules(row))
             else:
                 self.index.remove(row["key"])
@@ -300,7 +305,7 @@ class Overlay:
     def __enter__(self) -> Any:
         for row in self.rows:
             self.saved.append((row["key"], self.index.get(row["key"])))
-            if row["active"]:
+            if routable(row):
                 self.index.add(for_rules(row))
             else:
                 self.index.remove(row["key"])
@@ -322,7 +327,8 @@ async def routing_index() -> tuple[Any, list[dict[str, Any]]]:
 
 async def routing_engineers(team: str | None = None) -> list[dict[str, Any]]:
     """Every active engineer as the rules see them (fresh from the database)."""
-    query = GdEngineer.select().where(GdEngineer.active == True)  # noqa: E712 - SQL, not Python
+    query = GdEngineer.select().where(
+        (GdEngineer.active == True) & (GdEngineer.org_status == ""))  # noqa: E712 - SQL, not Python
     if team is not None:
         query = query.where(GdEngineer.team == team)
     return [for_rules(_load_json(r)) for r in await query.output(load_json=True)]

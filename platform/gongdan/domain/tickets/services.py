@@ -11,10 +11,11 @@ import datetime as dt
 import json
 import re
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from gongdan import rules_runtime
+from gongdan import plugins, rules_runtime
 from gongdan.auth import OWN_TICKETS_ONLY
 from gongdan.domain.lines import services as lines
 from gongdan.domain.lines.forms import apply_defaults, canonicalize, field_errors, search_text, validator_for
@@ -30,7 +31,7 @@ from gongdan.timers import arming as timers
 from gongdan.timers import clock
 
 CLIENT_CHANNELS = ("app", "voice", "api", "qr")
-CHANNELS = (*CLIENT_CHANNELS, "rule", "timer")
+CHANNELS = (*CLIENT_CHANNELS, "rule", "timer", "callback")
 ATTACHMENT_EVENTS = {"photo", "video", "attachment", "file"}
 SIGNATURE_EVENTS = {"customer_signature", "signature", "customer_signed"}
 ROOT_CAUSE_EVENTS = {"root_cause", "root_cause_recorded"}
@@ -78,6 +79,13 @@ def _load(row: dict[str, Any]) -> dict[str, Any]:
         if isinstance(value, str):
             row[key] = json.loads(value)
     return row
+
+
+def _announce(ticket: dict[str, Any], events: list[GdEvent], machine: StateMachine | None
+              ) -> None:
+    """The plugins' event hooks, AFTER commit (`plugins.announce`; failures logged)."""
+    closed = [st.key for st in machine.states if st.category == "closed"] if machine else []
+    plugins.announce(ticket, events, closed_states=closed)
 
 
 class LineContext:
@@ -306,11 +314,10 @@ async def create_ticket(
                 GdTicket(number=placeholder, search_text=search_text("", values), **row)
             ).returning(GdTicket.id)
             row["id"] = inserted[0]["id"]
-            await GdEvent.insert(
-                _event(row["id"], 1, "created", now, user.name, channel, None,
-                       {"state": state, "fields": values, "sla": sla},
-                       {"rules_version": ctx.line.get("rules_version")})
-            )
+            created = _event(row["id"], 1, "created", now, user.name, channel, None,
+                             {"state": state, "fields": values, "sla": sla},
+                             {"rules_version": ctx.line.get("rules_version")})
+            await GdEvent.insert(created)
             if rs is not None:  # route and offer in the same transaction (dispatch)
                 from gongdan.domain.dispatch import services as dispatch
 
@@ -325,7 +332,9 @@ async def create_ticket(
             if found is not None:
                 return ticket_out(found, settings, ctx.machine), False
         raise
-    return ticket_out(row, settings, ctx.machine), True
+    out = ticket_out(row, settings, ctx.machine)
+    _announce(out, [created], ctx.machine)
+    return out, True
 
 
 async def _get_row(ticket_id: int) -> dict[str, Any]:
@@ -542,14 +551,17 @@ async def move_ticket(
         await GdTicket.update({GdTicket.state: to, GdTicket.version: row["version"] + 1,
                                GdTicket.last_seq: seq, GdTicket.updated_at: now}
                               ).where(GdTicket.id == ticket_id)
-        await GdEvent.insert(_event(ticket_id, seq, "state_changed", now, user.name, channel,
-                                    {"state": row["state"]}, {"state": to},
-                                    {"manual": True, **({"note": note} if note else {})}))
+        moved = _event(ticket_id, seq, "state_changed", now, user.name, channel,
+                       {"state": row["state"]}, {"state": to},
+                       {"manual": True, **({"note": note} if note else {})})
+        await GdEvent.insert(moved)
         from gongdan.domain.dispatch import services as dispatch
 
         await dispatch.on_state_change(ctx, row, row["state"], to)
         await _rearm(settings, ctx, ticket_id, to, now)
-    return ticket_out(await _get_row(ticket_id), settings, ctx.machine)
+    out = ticket_out(await _get_row(ticket_id), settings, ctx.machine)
+    _announce(out, [moved], ctx.machine)
+    return out
 
 
 def _apply_facts(facts: dict[str, Any], etype: str, data: dict[str, Any]) -> dict[str, Any]:
@@ -569,11 +581,17 @@ def _apply_facts(facts: dict[str, Any], etype: str, data: dict[str, Any]) -> dic
 
 async def post_event(
     db: Database, settings: Settings, ticket_id: int, body: dict[str, Any], user: CurrentUser,
+    *, channels: tuple[str, ...] = CLIENT_CHANNELS,
+    within: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
 ) -> dict[str, Any]:
     """Record an event and apply the active ruleset's `on` trigger, if one matches.
 
     The event is recorded even when no trigger matches or the move is refused (by the
-    state machine or the close lock); the answer says which."""
+    state machine or the close lock); the answer says which. An event type a plugin
+    declares (`register_event_types`) is checked against its schema first (422).
+    `within(locked_row)` runs in the event's transaction, after the ticket is locked
+    (inbound callbacks record their replay guard there); `channels` are the channels
+    the caller may use."""
     etype = body.get("type")
     if not isinstance(etype, str) or not re.match(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$", etype):
         raise invalid("事件类型无效", "invalid event type",
@@ -583,10 +601,15 @@ async def post_event(
         raise invalid(f"事件类型 {etype} 由平台记录，不能提交", f"event type {etype} is the platform's own",
                       [FieldError(key="type", message_zh="保留的事件类型",
                                   message_en="reserved event type")])
-    channel = check_channel(str(body.get("channel", "api")))
+    channel = check_channel(str(body.get("channel", "api")), allowed=channels)
     data = {k: v for k, v in body.items() if k not in ("type", "channel")}
+    if errors := plugins.event_field_errors(etype, data):
+        raise invalid(f"事件 {etype} 有 {len(errors)} 个字段不正确",
+                      f"{len(errors)} field(s) of the {etype} event are invalid", errors)
     async with db.transaction():
         row = await _lock(ticket_id, user)
+        if within is not None:
+            await within(row)
         ctx = await _context(row["line_key"], row["form_version"])
         old_facts = row["facts"] or {}
         facts = _apply_facts(old_facts, etype, data)
@@ -639,6 +662,7 @@ async def post_event(
                 notify=transition["notify"], seq=seq, actor=user.name,
                 templates_dir=settings.templates_dir)
     ticket = ticket_out(await _get_row(ticket_id), settings, ctx.machine)
+    _announce(ticket, events, ctx.machine)
     return {"ticket": ticket, "event_seq": events[0].seq, "transition": transition,
             "refused": refused}
 

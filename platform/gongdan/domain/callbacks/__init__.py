@@ -1,0 +1,1 @@
+"""Inbound callbacks (approval results) and the approvals started for tickets."""

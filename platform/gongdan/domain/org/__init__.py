@@ -1,0 +1,1 @@
+"""Org-chart sync: departments become teams, people become users and engineers."""

@@ -134,9 +134,20 @@ def demo() -> None:
 @demo.command("load")
 @click.option("--tickets/--no-tickets", default=True, help="也创建几张工单 / also create tickets.")
 def demo_load(tickets: bool) -> None:
-    """载入维修演示业务线并打印管理员令牌 / load the repair demo line, print an admin token."""
+    """载入维修演示业务线，打印管理员密码和令牌 / load the repair demo line, print the admin
+    password (when new) and an admin token."""
     from gongdan.demo import load_demo
+    from gongdan.domain.users.services import ensure_password
 
     settings = Settings.from_env()
-    token_value = _run(settings, lambda db: load_demo(db, settings, with_tickets=tickets))
+
+    async def work(db: Any) -> tuple[str, str | None]:
+        return await load_demo(db, settings, with_tickets=tickets), await ensure_password("admin")
+
+    token_value, password = _run(settings, work)
+    if password:
+        click.echo(f"admin 登录密码 / sign-in password: {password}")
+    else:
+        click.echo("admin 密码已设置，重设 / password already set; to reset it: "
+                   "gongdan user passwd admin")
     click.echo(f"admin token: {token_value}")

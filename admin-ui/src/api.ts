@@ -215,6 +215,8 @@ function unwrap<T>(data: unknown, key: string): T[] {
 
 export const api = {
   me: () => request<Me>("GET", "/api/me"),
+  login: (name: string, password: string) =>
+    request<{ token: string; user: string; role: string; expires_at: string }>("POST", "/api/login", { name, password }),
 
   listLines: async () => unwrap<Line>(await request("GET", "/api/lines"), "lines"),
   createLine: (key: string, name: string) => request<Line>("POST", "/api/lines", { key, name }),

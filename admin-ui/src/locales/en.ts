@@ -6,6 +6,8 @@ const en: typeof zh = {
   login: {
     title: "Sign in to the admin", token: "API token", tokenHint: "Run gongdan token create --user YOU --role admin to get one",
     submit: "Sign in", bad: "The token is invalid or expired",
+    byUser: "User", byToken: "Token", name: "User name", password: "Password",
+    badPassword: "Wrong user name or password", passwordHint: "First time: run gongdan user passwd YOU to set a password (make run prints admin's)",
   },
   common: {
     line: "Line", pickLine: "Pick a line", save: "Save", cancel: "Cancel", edit: "Edit", add: "Add", refresh: "Refresh",

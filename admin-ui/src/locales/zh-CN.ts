@@ -4,6 +4,8 @@ export default {
   login: {
     title: "登录管理后台", token: "访问令牌", tokenHint: "运行 gongdan token create --user 你的名字 --role admin 获取令牌",
     submit: "登录", bad: "令牌无效或已过期",
+    byUser: "用户名登录", byToken: "令牌登录", name: "用户名", password: "密码",
+    badPassword: "用户名或密码错误", passwordHint: "首次使用：运行 gongdan user passwd 你的名字 设置密码（make run 会打印 admin 的密码）",
   },
   common: {
     line: "业务线", pickLine: "选择业务线", save: "保存", cancel: "取消", edit: "编辑", add: "新增", refresh: "刷新",

@@ -56,12 +56,13 @@ const en: typeof zh = {
     respondBy: "Respond by", resolveBy: "Resolve by", newTicket: "New ticket", unassigned: "Unassigned",
     moveTo: "Move to…", move: "Move", moved: "Moved to {state}",
     overdueTag: "Overdue", created: "Ticket {number} created",
+    loadMore: "Load more", shownOf: "Showing {shown} of {total}", colOf: "{shown} of {total} in this column shown",
   },
   engineers: {
     name: "Name", id: "ID", team: "Team", skills: "Skills (level)", load: "Load/limit", onShift: "On shift",
-    region: "Region", phone: "Phone", import: "Import CSV/Excel", imported: "Imported {n}", edit: "Edit engineer",
+    region: "Region", phone: "Phone", import: "Import CSV/XLSX", imported: "Imported {n}", edit: "Edit engineer",
     add: "Add engineer", skillName: "Skill", level: "Level", addSkill: "Add skill", maxLoad: "Load limit",
-    template: "Download a template",
+    template: "Download a template", badType: "{name}: only .csv or .xlsx files can be imported (save an old .xls as .xlsx in Excel)",
     importErrors: "These rows have errors; nothing was imported",
   },
 };

@@ -54,12 +54,13 @@ export default {
     respondBy: "响应期限", resolveBy: "解决期限", newTicket: "新建工单", unassigned: "未分配",
     moveTo: "移动到…", move: "移动", moved: "已移动到 {state}",
     overdueTag: "已超时", created: "工单 {number} 已创建",
+    loadMore: "加载更多", shownOf: "已显示 {shown} / 共 {total} 张", colOf: "本列已显示 {shown} / 共 {total} 张",
   },
   engineers: {
     name: "姓名", id: "编号", team: "班组", skills: "技能（等级）", load: "负载/上限", onShift: "在班",
-    region: "区域", phone: "电话", import: "导入 CSV/Excel", imported: "已导入 {n} 人", edit: "编辑工程师",
+    region: "区域", phone: "电话", import: "导入 CSV/XLSX", imported: "已导入 {n} 人", edit: "编辑工程师",
     add: "新增工程师", skillName: "技能", level: "等级", addSkill: "添加技能", maxLoad: "负载上限",
-    template: "下载导入模板",
+    template: "下载导入模板", badType: "{name}：只能导入 .csv 或 .xlsx 文件（旧版 .xls 请在 Excel 中另存为 .xlsx）",
     importErrors: "以下行有错误，未导入任何数据",
   },
 };

@@ -134,7 +134,7 @@ export type TicketQuery = { line?: string; state?: string; tier?: string; assign
 
 export type TicketPage = { items: Ticket[]; more: boolean; total?: number };
 
-export interface ErrorExtra { key: string; message_zh: string; message_en: string }
+export interface ErrorExtra { key: string; message_zh: string; message_en: string; row?: number }
 
 /** An HTTP error in the platform's one error shape. */
 export class ApiError extends Error {

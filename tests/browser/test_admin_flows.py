@@ -90,6 +90,8 @@ def test_sign_in_with_a_user_and_password(browser: Any, server: Server, shots: S
         expect(page).to_have_url(re.compile(r"/admin/login\?next="))
         # user and password is the default tab; a wrong password is refused on the form
         page.locator("input[data-test=login-name]").fill("admin")
+        page.locator("input[data-test=login-password]").fill(server.password)
+        shots(page, "login", docs="login")
         page.locator("input[data-test=login-password]").fill("not-the-password")
         with page.expect_response(lambda r: r.url.endswith("/api/login")) as refused:
             page.locator("[data-test=sign-in]").click()
@@ -97,7 +99,6 @@ def test_sign_in_with_a_user_and_password(browser: Any, server: Server, shots: S
         expect(page.locator(".el-form-item__error")).to_have_text("用户名或密码错误")
         expect(page).to_have_url(re.compile(r"/admin/login"))
         page.locator("input[data-test=login-password]").fill(server.password)
-        shots(page, "login", docs="login")
         with page.expect_response(lambda r: r.url.endswith("/api/login")) as accepted:
             page.locator("[data-test=sign-in]").click()
         assert accepted.value.status == 200

@@ -348,3 +348,36 @@ def test_no_horizontal_overflow_at_1366x768(browser: Any, server: Server, shots:
         assert not page.errors
     finally:
         page.context.close()
+
+
+def test_board_loads_more_than_a_page(page: Any, server: Server, shots: Shots) -> None:
+    """More tickets than the board's first page (100): the count says so, each column says
+    how many of its tickets are shown, and 加载更多 brings the rest."""
+    have = server.get("/api/tickets", params={"line": "repair", "count": "true",
+                                              "limit": 1})["total"]
+    for i in range(max(0, 112 - have)):
+        body = demo_ticket(2000 + i, title=f"批量工单 #{i}", description="例行保养", onsite=False)
+        body.pop("address")
+        server.post("/api/lines/repair/tickets", body, status=201)
+    total = server.get("/api/tickets", params={"line": "repair", "count": "true",
+                                               "limit": 1})["total"]
+    assert total > 100
+    in_new = server.get("/api/tickets", params={"line": "repair", "state": "新建",
+                                                "count": "true", "limit": 1})["total"]
+    newest = {t["number"] for t in server.get("/api/tickets", params={
+        "line": "repair", "limit": 100})["items"]}
+
+    page.goto("/admin/board")
+    board_settles(page, newest)
+    expect(page.locator("[data-test=shown-count]")).to_have_text(f"已显示 100 / 共 {total} 张")
+    shown_new = page.locator("[data-test=col-新建] [data-test^=card-]").count()
+    assert shown_new < in_new
+    expect(page.locator("[data-test=count-新建]")).to_contain_text(f"{shown_new}/{in_new}")
+    shots(page, "board-paged", docs="board-paged")
+
+    page.locator("[data-test=load-more]").click()
+    board_settles(page, numbers(server))
+    expect(page.locator("[data-test=shown-count]")).to_have_text(f"已显示 {total} / 共 {total} 张")
+    expect(page.locator("[data-test=load-more]")).to_have_count(0)
+    expect(page.locator("[data-test=count-新建]")).to_have_text(str(in_new))
+    assert not page.errors

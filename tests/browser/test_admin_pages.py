@@ -117,11 +117,12 @@ def wait_until_overdue(server: Server, number: str) -> None:
 def overdue_ticket(server: Server) -> dict[str, Any]:
     """An unassigned P0 ticket whose respond-by is 1 s after creation: the rules are briefly
     switched to a version answering P0 in 1 s, then back."""
+    ensure_designed_form(server)  # its 联系人 is required
     before, quick, _ = upload_variant(server, "    respond 30m\n", "    respond 1s\n")
     activate(server, quick)
     try:
         body = demo_ticket(901, title="冷却异常停机（超时测试）", description="冷却异常，设备停机",
-                           onsite=False)
+                           onsite=False, customer_name="孙经理")
         body.pop("address")
         ticket = server.post("/api/lines/repair/tickets", body, status=201)
     finally:
@@ -355,8 +356,10 @@ def test_board_loads_more_than_a_page(page: Any, server: Server, shots: Shots) -
     how many of its tickets are shown, and 加载更多 brings the rest."""
     have = server.get("/api/tickets", params={"line": "repair", "count": "true",
                                               "limit": 1})["total"]
+    ensure_designed_form(server)  # its 联系人 is required
     for i in range(max(0, 112 - have)):
-        body = demo_ticket(2000 + i, title=f"批量工单 #{i}", description="例行保养", onsite=False)
+        body = demo_ticket(2000 + i, title=f"批量工单 #{i}", description="例行保养", onsite=False,
+                           customer_name="周经理")
         body.pop("address")
         server.post("/api/lines/repair/tickets", body, status=201)
     total = server.get("/api/tickets", params={"line": "repair", "count": "true",
@@ -380,4 +383,36 @@ def test_board_loads_more_than_a_page(page: Any, server: Server, shots: Shots) -
     expect(page.locator("[data-test=shown-count]")).to_have_text(f"已显示 {total} / 共 {total} 张")
     expect(page.locator("[data-test=load-more]")).to_have_count(0)
     expect(page.locator("[data-test=count-新建]")).to_have_text(str(in_new))
+    assert not page.errors
+
+
+def test_dry_run_a_ticket_filled_by_hand(page: Any, server: Server, shots: Shots) -> None:
+    """A past ticket copied into the form, changed by hand (停机 in the description), dry-run:
+    the page shows the tier the server gives that body, not the stored ticket's."""
+    found = server.get("/api/tickets", params={"line": "repair", "q": "注塑机故障 #1"})["items"]
+    ticket = next(t for t in found if t["fields"]["title"] == "3号线注塑机故障 #1")
+    changed = {**ticket["fields"], "description": "注塑机停机，无法启动"}
+    expected = server.post("/api/lines/repair/dry-run", {"ticket": changed})
+    assert ticket["sla"]["tier"] == "P1" and expected["sla"]["tier"] == "P0"
+
+    page.goto("/admin/dry-run")
+    page.locator("[data-test=pick-ticket]").click()
+    page.keyboard.type("注塑机故障 #1")
+    page.locator(".el-select-dropdown__item:visible", has_text=ticket["number"]).click()
+    page.locator("[data-test=edit-copy]").click()
+    description = page.locator("[data-test=preview-description] textarea, "
+                               "[data-test=preview-description] input").first
+    expect(description).to_have_value(ticket["fields"]["description"])
+    description.fill("注塑机停机，无法启动")
+    page.locator("[data-test=run-dry]").click()
+    expect(page.locator("[data-test=dry-tier]")).to_contain_text("P0")
+    expect(page.locator("[data-test=dry-tier]")).to_contain_text(expected["sla"]["label"])
+    if expected["sla"].get("why") or expected["sla"].get("why_zh"):
+        expect(page.locator("[data-test=dry-why]")).not_to_be_empty()
+    route = expected["route"]
+    if route:
+        table = page.locator("[data-test=dispatch-table]")
+        for c in route["candidates"]:
+            expect(table.locator(f"[data-test=cand-{c['engineer_id']}]")).to_be_visible()
+    shots(page, "dry-run-by-hand", docs="dry-run-by-hand")
     assert not page.errors

@@ -110,9 +110,17 @@ async def test_password_changes(api: Api) -> None:
     r = await eve.put("/api/users/eve/password", {"password": "second-password",
                                                   "old_password": "wrong-one"})
     assert r.status_code == 403 and r.json()["message_en"] == "the old password is wrong"
+    session = await api.client.post("/api/login",
+                                    json={"name": "eve", "password": "first-password"})
+    assert session.status_code == 200
+    signed_in = {"Authorization": f"Bearer {session.json()['token']}"}
+    assert (await api.client.get("/api/me", headers=signed_in)).status_code == 200
     r = await eve.put("/api/users/eve/password", {"password": "second-password",
                                                   "old_password": "first-password"})
     assert r.status_code == 200, r.text
+    # a new password signs out the password sessions; API tokens stay
+    assert (await api.client.get("/api/me", headers=signed_in)).status_code == 401
+    assert (await eve.get("/api/me")).status_code == 200
     # ...but nobody else's
     r = await eve.put("/api/users/admin/password", {"password": "taken-over",
                                                     "old_password": "second-password"})

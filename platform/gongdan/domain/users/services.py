@@ -14,12 +14,14 @@ from collections import deque
 from typing import Any
 
 import msgspec
+from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 
 from gongdan.errors import ApiError, FieldError, invalid, not_found
 from gongdan.store.tables import GdToken, GdUser
 
 ROLES = ("admin", "dispatcher", "supervisor", "engineer", "agent", "viewer")
 TOKEN_PREFIX = "gd_"
+LOGIN_LABEL = "login"  # the label of tokens issued by POST /api/login
 
 
 class CurrentUser(msgspec.Struct, frozen=True, kw_only=True):
@@ -180,15 +182,27 @@ def check_password_policy(password: str, key: str = "password") -> None:
         )
 
 
+def _write_transaction() -> Any:
+    engine = GdUser._meta.db
+    if isinstance(engine, SQLiteEngine):
+        return engine.transaction(transaction_type=TransactionType.immediate)
+    return engine.transaction()
+
+
 async def set_password(user_name: str, password: str) -> None:
-    """Set (or replace) a user's password."""
+    """Set (or replace) a user's password, in one transaction with signing out the user's
+    password sessions (tokens from POST /api/login; other tokens stay)."""
     check_password_policy(password)
-    rows = await GdUser.select(GdUser.id).where(GdUser.name == user_name)
-    if not rows:
-        raise not_found("用户", "user", user_name)
-    await GdUser.update({GdUser.password_hash: hash_password(password)}).where(
-        GdUser.id == rows[0]["id"]
-    )
+    hashed = hash_password(password)
+    async with _write_transaction():
+        rows = await GdUser.update({GdUser.password_hash: hashed}).where(
+            GdUser.name == user_name).returning(GdUser.id)
+        if not rows:
+            raise not_found("用户", "user", user_name)
+        await GdToken.update({GdToken.revoked: True}).where(
+            (GdToken.user_id == rows[0]["id"]) & (GdToken.label == LOGIN_LABEL)
+            & (GdToken.revoked == False)  # noqa: E712
+        )
 
 
 async def ensure_password(user_name: str) -> str | None:
@@ -288,7 +302,7 @@ async def login(name: str, password: str, client: str, *, token_hours: float,
         raise bad_login()
     LOGIN_LIMITER.succeeded(keys[0])
     expires = _now() + dt.timedelta(hours=token_hours)
-    token = await create_token(user["name"], "login", expires_at=expires)
+    token = await create_token(user["name"], LOGIN_LABEL, expires_at=expires)
     return {"token": token, "user": user["name"], "role": user["role"],
             "expires_at": expires.isoformat()}
 

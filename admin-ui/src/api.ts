@@ -219,6 +219,8 @@ function unwrap<T>(data: unknown, key: string): T[] {
 
 export const api = {
   me: () => request<Me>("GET", "/api/me"),
+  setPassword: (name: string, password: string, oldPassword?: string) =>
+    request<{ user: string; password_set: boolean }>("PUT", `/api/users/${enc(name)}/password`, { password, old_password: oldPassword }),
   login: (name: string, password: string) =>
     request<{ token: string; user: string; role: string; expires_at: string }>("POST", "/api/login", { name, password }),
 

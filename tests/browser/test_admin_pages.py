@@ -20,6 +20,54 @@ from tests.browser.test_admin_flows import NEW_FIELDS, ensure_designed_form
 pytestmark = pytest.mark.browser
 
 
+def sign_in(page: Any, name: str, password: str) -> Any:
+    """Sign in on the login page; returns the /api/login response."""
+    page.goto("/admin/login")
+    page.locator("input[data-test=login-name]").fill(name)
+    page.locator("input[data-test=login-password]").fill(password)
+    with page.expect_response(lambda r: r.url.endswith("/api/login")) as answer:
+        page.locator("[data-test=sign-in]").click()
+    return answer.value
+
+
+def test_change_my_password(browser: Any, server: Server, shots: Shots) -> None:
+    server.post("/api/users", {"name": "zhou", "role": "supervisor", "display_name": "周主管",
+                               "password": "first-secret"}, status=201)
+    page = open_page(browser, server, signed_in=False)
+    try:
+        assert sign_in(page, "zhou", "first-secret").status == 200
+        page.locator("[data-test=menu-board]").wait_for()
+        page.locator("[data-test=change-password]").click()
+        dialog = page.locator(".el-dialog:visible")
+        dialog.locator("input[data-test=password-old]").fill("not-my-password")
+        dialog.locator("input[data-test=password-new]").fill("second-secret")
+        dialog.locator("input[data-test=password-repeat]").fill("second-secreT")
+        dialog.locator("[data-test=password-save]").click()
+        expect(dialog).to_contain_text("两次输入的新密码不一致")  # checked before sending
+        dialog.locator("input[data-test=password-repeat]").fill("second-secret")
+        with page.expect_response(lambda r: "/password" in r.url) as refused:
+            dialog.locator("[data-test=password-save]").click()
+        assert refused.value.status == 403
+        expect(dialog).to_contain_text("原密码不正确")
+        dialog.locator("input[data-test=password-old]").fill("first-secret")
+        shots(page, "change-password")
+        with page.expect_response(lambda r: r.url.endswith("/api/login")) as again:
+            dialog.locator("[data-test=password-save]").click()
+        assert again.value.status == 200  # signed in again with the new password
+        expect(page.locator(".el-message--success", has_text="密码已修改")).to_be_visible()
+        expect(dialog).to_be_hidden()
+        # still signed in: the page keeps working with the new session
+        page.goto("/admin/board")
+        page.locator("[data-test=col-新建]").wait_for()
+        page.locator("text=退出").click()
+        assert sign_in(page, "zhou", "first-secret").status == 401
+        assert sign_in(page, "zhou", "second-secret").status == 200
+        page.locator("[data-test=menu-board]").wait_for()
+        assert not page.errors
+    finally:
+        page.context.close()
+
+
 def versions(server: Server) -> list[dict[str, Any]]:
     return server.get("/api/lines/repair/rules")
 

@@ -9,6 +9,10 @@ const en: typeof zh = {
     byUser: "User", byToken: "Token", name: "User name", password: "Password",
     badPassword: "Wrong user name or password", passwordHint: "First time: run gongdan user passwd YOU to set a password (make run prints admin's)",
   },
+  password: {
+    title: "Change password", old: "Current password", new: "New password", repeat: "New password again", required: "Required",
+    tooShort: "At least 8 characters", mismatch: "The two new passwords differ", changed: "Password changed",
+  },
   common: {
     line: "Line", pickLine: "Pick a line", save: "Save", cancel: "Cancel", edit: "Edit", add: "Add", refresh: "Refresh",
     delete: "Delete", loading: "Loading…", none: "None", yes: "Yes", no: "No", saved: "Saved", search: "Search", all: "All",

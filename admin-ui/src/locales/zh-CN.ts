@@ -7,6 +7,10 @@ export default {
     byUser: "用户名登录", byToken: "令牌登录", name: "用户名", password: "密码",
     badPassword: "用户名或密码错误", passwordHint: "首次使用：运行 gongdan user passwd 你的名字 设置密码（make run 会打印 admin 的密码）",
   },
+  password: {
+    title: "修改密码", old: "原密码", new: "新密码", repeat: "再输一次新密码", required: "必填",
+    tooShort: "至少 8 个字符", mismatch: "两次输入的新密码不一致", changed: "密码已修改",
+  },
   common: {
     line: "业务线", pickLine: "选择业务线", save: "保存", cancel: "取消", edit: "编辑", add: "新增", refresh: "刷新",
     delete: "删除", loading: "加载中…", none: "无", yes: "是", no: "否", saved: "已保存", search: "搜索", all: "全部",

@@ -58,8 +58,8 @@ class Settings:
     )
     login_max_failures: int = setting(
         5,
-        "登录失败上限 / failed sign-ins allowed per user name and per client address within "
-        "GONGDAN_LOGIN_LOCK_SECONDS before further attempts get 429.",
+        "登录失败上限 / failed sign-ins allowed per user name (4 times as many per client "
+        "address) within GONGDAN_LOGIN_LOCK_SECONDS before further attempts get 429.",
     )
     login_lock_seconds: float = setting(
         300.0,

@@ -232,8 +232,8 @@ async def change_own_password(user: CurrentUser, old_password: str, password: st
 
 class LoginLimiter:
     """Failed sign-ins counted per user name and per client address, in this process:
-    after `max_failures` within `window` seconds, that name or address gets 429 until the
-    oldest failure leaves the window. A success clears the user name's count."""
+    past its limit within `window` seconds, that name or address gets 429 until the oldest
+    counted failure leaves the window. A success clears the user name's count."""
 
     def __init__(self) -> None:
         self._failures: dict[tuple[str, str], deque[float]] = {}
@@ -245,16 +245,16 @@ class LoginLimiter:
             times.popleft()
         return times
 
-    def wait_seconds(self, keys: list[tuple[str, str]], max_failures: int,
-                     window: float) -> float:
-        """0 when allowed; otherwise the seconds until the next attempt is."""
+    def wait_seconds(self, limits: list[tuple[tuple[str, str], int]], window: float) -> float:
+        """0 when allowed; otherwise the seconds until the next attempt is. `limits`:
+        (key, failures allowed) pairs."""
         now = time.monotonic()
         wait = 0.0
         with self._lock:
-            for key in keys:
+            for key, allowed in limits:
                 times = self._recent(key, now, window)
-                if len(times) >= max_failures:
-                    wait = max(wait, times[-max_failures] + window - now)
+                if allowed > 0 and len(times) >= allowed:
+                    wait = max(wait, times[-allowed] + window - now)
         return wait
 
     def failed(self, keys: list[tuple[str, str]]) -> None:
@@ -271,6 +271,7 @@ class LoginLimiter:
 
 
 LOGIN_LIMITER = LoginLimiter()
+IP_FACTOR = 4  # failures allowed per address = 4 x those per user name
 
 
 def bad_login() -> ApiError:
@@ -283,7 +284,9 @@ async def login(name: str, password: str, client: str, *, token_hours: float,
     """A new expiring token for a user name and password; 401 when they do not match,
     429 when this name or address failed too often."""
     keys = [("user", name.strip().lower()), ("ip", client)]
-    wait = LOGIN_LIMITER.wait_seconds(keys, max_failures, window)
+    # an address may fail more often than one name: people behind one proxy share it
+    limits = [(keys[0], max_failures), (keys[1], max_failures * IP_FACTOR)]
+    wait = LOGIN_LIMITER.wait_seconds(limits, window)
     if wait > 0:
         seconds = int(wait) + 1
         raise ApiError(

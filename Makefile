@@ -15,7 +15,8 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-# The demo: the repair line on SQLite at http://127.0.0.1:8000, with an admin token printed.
+# The demo: the repair line on SQLite at http://127.0.0.1:8000, with admin's password (first run)
+# and an admin token printed.
 run: setup ui
 	GONGDAN_DATABASE_URL=$${GONGDAN_DATABASE_URL:-sqlite:///./gongdan.db} $(BIN)/gongdan demo load
 	GONGDAN_DATABASE_URL=$${GONGDAN_DATABASE_URL:-sqlite:///./gongdan.db} $(BIN)/gongdan serve --host 127.0.0.1 --port 8000

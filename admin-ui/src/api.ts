@@ -57,7 +57,7 @@ export interface Diagnostic {
 
 export interface RulesVersion { version: number; created_at: string; active: boolean }
 
-export interface Sla { tier: string | null; respond_by?: string | null; resolve_by?: string | null; why?: string; label?: string }
+export interface Sla { tier: string | null; respond_by?: string | null; resolve_by?: string | null; why?: unknown; why_zh?: string; why_en?: string; label?: string }
 
 export interface Candidate {
   engineer_id: string;
@@ -130,7 +130,11 @@ export interface RulesComparison {
   tier_changes: { number: string; tier_a: string | null; tier_b: string | null }[];
 }
 
-export interface ErrorExtra { key: string; message_zh: string; message_en: string }
+export type TicketQuery = { line?: string; state?: string; tier?: string; assignee?: string; q?: string; overdue?: boolean };
+
+export type TicketPage = { items: Ticket[]; more: boolean; total?: number };
+
+export interface ErrorExtra { key: string; message_zh: string; message_en: string; row?: number }
 
 /** An HTTP error in the platform's one error shape. */
 export class ApiError extends Error {
@@ -215,6 +219,10 @@ function unwrap<T>(data: unknown, key: string): T[] {
 
 export const api = {
   me: () => request<Me>("GET", "/api/me"),
+  setPassword: (name: string, password: string, oldPassword?: string) =>
+    request<{ user: string; password_set: boolean }>("PUT", `/api/users/${enc(name)}/password`, { password, old_password: oldPassword }),
+  login: (name: string, password: string) =>
+    request<{ token: string; user: string; role: string; expires_at: string }>("POST", "/api/login", { name, password }),
 
   listLines: async () => unwrap<Line>(await request("GET", "/api/lines"), "lines"),
   createLine: (key: string, name: string) => request<Line>("POST", "/api/lines", { key, name }),
@@ -235,6 +243,11 @@ export const api = {
   createTicket: (line: string, fields: Record<string, unknown>) => request<Ticket>("POST", `/api/lines/${enc(line)}/tickets`, fields),
   listTickets: async (f: { line?: string; state?: string; tier?: string; assignee?: string; q?: string }) =>
     unwrap<Ticket>(await request("GET", `/api/tickets${qs(f)}`), "tickets"),
+  /** One page of tickets, newest first: `more` when another follows, `total` with `count`. */
+  ticketPage: async (f: TicketQuery & { limit?: number; offset?: number; count?: boolean; state?: string }): Promise<TicketPage> => {
+    const data = await request<Partial<TicketPage> & { items?: Ticket[] }>("GET", `/api/tickets${qs(f)}`);
+    return { items: data?.items ?? [], more: !!data?.more, total: typeof data?.total === "number" ? data.total : undefined };
+  },
   getTicket: (id: string | number) => request<Ticket>("GET", `/api/tickets/${enc(id)}`),
   moveTicket: (id: string | number, to: string, version: number) => request<Ticket>("POST", `/api/tickets/${enc(String(id))}/move`, { to, version }),
   timeline: async (id: string | number) => unwrap<TimelineEvent>(await request("GET", `/api/tickets/${enc(id)}/timeline`), "events"),

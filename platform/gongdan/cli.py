@@ -12,6 +12,7 @@ from gongdan.cli_plugins import plugins
 from gongdan.cli_rules import rules
 from gongdan.cli_server import db, demo, serve, token
 from gongdan.cli_simulate import simulate
+from gongdan.domain.users.cli import user
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -28,6 +29,7 @@ for _command in (serve, db, token, demo):
     main.add_command(_command)
 main.add_command(packs)
 main.add_command(org)
+main.add_command(user)
 
 
 def iter_commands(

@@ -143,17 +143,29 @@ def demo() -> None:
               help="也安装这个模板包及其演示数据（可重复）/ also install this template pack with its demo data "
                    "(repeatable).")
 def demo_load(tickets: bool, packs: tuple[str, ...]) -> None:
-    """载入维修演示业务线并打印管理员令牌 / load the repair demo line, print an admin token."""
+    """载入维修演示业务线，打印管理员密码和令牌 / load the repair demo line, print the admin
+    password (when new) and an admin token."""
     from gongdan.demo import load_demo
+    from gongdan.domain.users.services import ensure_password
     from gongdan.errors import ApiError
     from gongdan.packs import PackNotFound
 
     settings = Settings.from_env()
+
+    async def work(db: Any) -> tuple[str, str | None]:
+        token = await load_demo(db, settings, with_tickets=tickets, packs=packs,
+                                progress=lambda s: click.echo(s, err=True))
+        return token, await ensure_password("admin")
+
     try:
-        token_value = _run(settings, lambda db: load_demo(db, settings, with_tickets=tickets, packs=packs,
-                                                          progress=lambda s: click.echo(s, err=True)))
+        token_value, password = _run(settings, work)
     except PackNotFound as exc:
         raise click.ClickException(str(exc)) from exc
     except ApiError as exc:
         raise click.ClickException(f"{exc.message_zh} / {exc.message_en}") from exc
+    if password:
+        click.echo(f"admin 登录密码 / sign-in password: {password}")
+    else:
+        click.echo("admin 密码已设置，重设 / password already set; to reset it: "
+                   "gongdan user passwd admin")
     click.echo(f"admin token: {token_value}")

@@ -51,6 +51,21 @@ class Settings:
         "令牌缓存秒数 / seconds a verified API token is cached in a process; a revoked "
         "token stops working after at most this long (0 disables the cache).",
     )
+    login_token_hours: float = setting(
+        12.0,
+        "登录令牌有效小时数 / hours a token issued by `POST /api/login` (user name and "
+        "password) stays valid.",
+    )
+    login_max_failures: int = setting(
+        5,
+        "登录失败上限 / failed sign-ins allowed per user name (4 times as many per client "
+        "address) within GONGDAN_LOGIN_LOCK_SECONDS before further attempts get 429.",
+    )
+    login_lock_seconds: float = setting(
+        300.0,
+        "登录限流窗口秒数 / the window (seconds) in which failed sign-ins are counted, and "
+        "how long a limited user name or address waits.",
+    )
     admin_ui_dir: str = setting(
         "",
         "管理界面构建目录 / folder of the admin UI build served at `/admin` "

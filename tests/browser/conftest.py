@@ -75,12 +75,12 @@ def _gongdan(*args: str) -> list[str]:
 class Server:
     """The running server: its URL, an admin token and an HTTP client for API checks."""
 
-    def __init__(self, url: str, token: str) -> None:
+    def __init__(self, url: str, token: str, password: str) -> None:
         self.url = url
         self.token = token
+        self.password = password  # admin's, as `gongdan demo load` printed it
         self.http = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"},
                                  timeout=30)
-        self.asset_types_wrong = False
 
     def get(self, path: str, **kw: Any) -> Any:
         r = self.http.get(path, **kw)
@@ -104,6 +104,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     out = subprocess.run(_gongdan("demo", "load"), env=env, check=True, capture_output=True,
                          text=True, timeout=120)
     token = out.stdout.strip().rsplit(" ", 1)[-1]
+    said = re.search(r"sign-in password: (\S+)", out.stdout)
+    assert said, out.stdout
     port = _free_port()
     log = (tmp / "server.log").open("wb")
     proc = subprocess.Popen(_gongdan("serve", "--host", "127.0.0.1", "--port", str(port),
@@ -125,8 +127,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             if time.monotonic() > deadline:
                 raise RuntimeError("server did not start")
             time.sleep(0.2)
-        srv = Server(url, token)
-        srv.asset_types_wrong = asset_types_wrong(srv)
+        srv = Server(url, token, said.group(1))
         for name, (display, profile) in ENGINEER_PROFILES.items():
             srv.post("/api/users", {"name": name, "role": "engineer", "display_name": display,
                                     "profile": profile}, status=201)
@@ -183,39 +184,11 @@ def shots(request: pytest.FixtureRequest) -> Shots:
     return Shots(request.node.name)
 
 
-ASSET_TYPES = {".js": "text/javascript", ".mjs": "text/javascript", ".css": "text/css",
-               ".svg": "image/svg+xml", ".woff2": "font/woff2", ".woff": "font/woff",
-               ".png": "image/png", ".ico": "image/x-icon", ".json": "application/json"}
-
-
-def asset_types_wrong(server: Server) -> bool:
-    """Whether the server sends the UI's scripts without a JavaScript Content-Type.
-
-    Browsers refuse module scripts served as application/octet-stream, so the UI would be a
-    blank page. See test_ui_assets.py (xfail while the server has the bug)."""
-    index = server.http.get("/admin").text
-    script = re.search(r'src="(/admin/assets/[^"]+\.js)"', index)
-    assert script, index[:500]
-    ctype = server.http.get(script.group(1)).headers.get("content-type", "")
-    return "javascript" not in ctype
-
-
-def _fix_asset_type(route: Any) -> None:
-    response = route.fetch()
-    suffix = Path(route.request.url.split("?")[0]).suffix
-    headers = {**response.headers, "content-type": ASSET_TYPES.get(suffix, "application/octet-stream")}
-    route.fulfill(response=response, headers=headers)
-
-
 def open_page(browser: Any, server: Server, viewport: dict[str, int] = DESKTOP,
               signed_in: bool = True, **context: Any) -> Any:
     """A new page, signed in (the admin token in localStorage), Chinese UI, repair line."""
     ctx = browser.new_context(viewport=viewport, locale="zh-CN", timezone_id="Asia/Shanghai",
                               base_url=server.url, **context)
-    if server.asset_types_wrong:
-        # Work around the server's missing Content-Type on /admin/assets/* (see
-        # asset_types_wrong) so the flows can still be tested; inert once it is fixed.
-        ctx.route("**/admin/assets/**", _fix_asset_type)
     if signed_in:
         ctx.add_init_script(f"localStorage.setItem('gongdan.token', {json.dumps(server.token)});"
                             "localStorage.setItem('gongdan.line', 'repair');")

@@ -64,8 +64,9 @@ def test_sign_in_with_a_token(browser: Any, server: Server, shots: Shots) -> Non
     try:
         page.goto("/admin/board")
         expect(page).to_have_url(re.compile(r"/admin/login\?next="))  # not signed in yet
+        page.locator("#tab-token").click()
         page.locator("input[data-test=token]").fill(server.token)
-        shots(page, "login", docs="login")
+        shots(page, "login-token", docs="login-token")
         page.locator("[data-test=sign-in]").click()
         expect(page).to_have_url(re.compile(r"/admin/board$"))  # back where it was going
         for item in ("designer", "rules", "dry-run", "board", "engineers"):  # the admin's menu
@@ -77,6 +78,36 @@ def test_sign_in_with_a_token(browser: Any, server: Server, shots: Shots) -> Non
         expect(page.locator("[data-test=menu-board]")).to_contain_text("Ticket board")
         page.locator("[data-test=lang]").click()
         expect(page.locator("[data-test=menu-board]")).to_contain_text("工单看板")
+        assert not page.errors
+    finally:
+        page.context.close()
+
+
+def test_sign_in_with_a_user_and_password(browser: Any, server: Server, shots: Shots) -> None:
+    page = open_page(browser, server, signed_in=False)
+    try:
+        page.goto("/admin/engineers")
+        expect(page).to_have_url(re.compile(r"/admin/login\?next="))
+        # user and password is the default tab; a wrong password is refused on the form
+        page.locator("input[data-test=login-name]").fill("admin")
+        page.locator("input[data-test=login-password]").fill(server.password)
+        shots(page, "login", docs="login")
+        page.locator("input[data-test=login-password]").fill("not-the-password")
+        with page.expect_response(lambda r: r.url.endswith("/api/login")) as refused:
+            page.locator("[data-test=sign-in]").click()
+        assert refused.value.status == 401
+        expect(page.locator(".el-form-item__error")).to_have_text("用户名或密码错误")
+        expect(page).to_have_url(re.compile(r"/admin/login"))
+        page.locator("input[data-test=login-password]").fill(server.password)
+        with page.expect_response(lambda r: r.url.endswith("/api/login")) as accepted:
+            page.locator("[data-test=sign-in]").click()
+        assert accepted.value.status == 200
+        issued = accepted.value.json()
+        assert issued["user"] == "admin" and issued["expires_at"]
+        expect(page).to_have_url(re.compile(r"/admin/engineers$"))
+        expect(page.locator("[data-test=engineer-table]")).to_contain_text("王工")
+        # the session is the issued token, not the password
+        assert page.evaluate("localStorage.getItem('gongdan.token')") == issued["token"]
         assert not page.errors
     finally:
         page.context.close()

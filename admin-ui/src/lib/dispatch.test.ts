@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { factorNames, formatDuration, formatValue, orderCandidates, whyAbove } from "./dispatch";
+import { factorNames, formatDuration, formatValue, orderCandidates, slaWhy, whyAbove } from "./dispatch";
 
 describe("dispatch helpers", () => {
   it("orders ranked candidates before rejected ones", () => {
@@ -44,5 +44,23 @@ describe("whyAbove", () => {
     expect(w.zh).toContain("distance: 0.330 vs 1.110");
     expect(w.en).toContain("小王 scores 0.927, above 小李's 0.516");
     expect(whyAbove(d, "e1", "e1", n)).toBeNull();
+  });
+});
+
+describe("slaWhy", () => {
+  it("reads every shape the dry-run may send, in the UI's language", () => {
+    expect(slaWhy({ tier: "P1", why_zh: "描述含「漏油」", why_en: "description has 漏油" }, "zh-CN")).toBe("描述含「漏油」");
+    expect(slaWhy({ tier: "P1", why_zh: "描述含「漏油」", why_en: "description has 漏油" }, "en")).toBe("description has 漏油");
+    expect(slaWhy({ tier: "P1", why_zh: "只有中文" }, "en")).toBe("只有中文");
+    expect(slaWhy({ tier: "P1", why: { zh: "设备类别为 PLC", en: "device is a PLC" } }, "en")).toBe("device is a PLC");
+    expect(slaWhy({ tier: "P1", why: { why_zh: "甲", why_en: "A" } }, "zh-CN")).toBe("甲");
+    expect(slaWhy({ tier: "P1", why: "fault_code in [E-101]" }, "zh-CN")).toBe("fault_code in [E-101]");
+    expect(slaWhy({ tier: "P1", why: [{ zh: "甲", en: "A" }, { zh: "乙", en: "B" }] }, "zh-CN")).toBe("甲；乙");
+    expect(slaWhy({ tier: "P2", why: { rule: 3 } }, "zh-CN")).toBe('{"rule":3}');
+  });
+  it("is empty without a reason", () => {
+    expect(slaWhy(null, "zh-CN")).toBe("");
+    expect(slaWhy({ tier: "P2" }, "zh-CN")).toBe("");
+    expect(slaWhy({ tier: "P2", why: null, why_zh: "" }, "en")).toBe("");
   });
 });

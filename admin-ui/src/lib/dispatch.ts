@@ -84,3 +84,31 @@ export function whyAbove(d: RouteDecision, a: string, b: string, name: (id: stri
     en: `${na} scores ${formatValue(sa)}, above ${nb}'s ${formatValue(sb)}${list ? `; the largest differences: ${list}` : ""}.`,
   };
 }
+
+/** Why a ticket got its SLA tier, in the UI's language, from whichever shape the server
+ * sends: `why_zh`/`why_en` beside the tier, `why` as a string, as `{zh, en}` or
+ * `{why_zh, why_en}`, or as a list of such. Empty when there is no reason. */
+export function slaWhy(sla: Record<string, unknown> | null | undefined, locale: string): string {
+  if (!sla) return "";
+  const en = locale.startsWith("en");
+  const pick = (zh: unknown, enText: unknown): string => {
+    const first = en ? enText : zh;
+    const other = en ? zh : enText;
+    if (typeof first === "string" && first) return first;
+    return typeof other === "string" ? other : "";
+  };
+  const fromFlat = pick(sla.why_zh, sla.why_en);
+  if (fromFlat) return fromFlat;
+  const one = (w: unknown): string => {
+    if (w === null || w === undefined || w === "") return "";
+    if (typeof w === "string") return w;
+    if (Array.isArray(w)) return w.map(one).filter(Boolean).join("；");
+    if (typeof w === "object") {
+      const o = w as Record<string, unknown>;
+      const text = pick(o.zh ?? o.why_zh ?? o.message_zh, o.en ?? o.why_en ?? o.message_en);
+      if (text) return text;
+    }
+    return formatValue(w);
+  };
+  return one(sla.why);
+}

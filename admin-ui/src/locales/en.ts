@@ -6,6 +6,12 @@ const en: typeof zh = {
   login: {
     title: "Sign in to the admin", token: "API token", tokenHint: "Run gongdan token create --user YOU --role admin to get one",
     submit: "Sign in", bad: "The token is invalid or expired",
+    byUser: "User", byToken: "Token", name: "User name", password: "Password",
+    badPassword: "Wrong user name or password", passwordHint: "First time: run gongdan user passwd YOU to set a password (make run prints admin's)",
+  },
+  password: {
+    title: "Change password", old: "Current password", new: "New password", repeat: "New password again", required: "Required",
+    tooShort: "At least 8 characters", mismatch: "The two new passwords differ", changed: "Password changed",
   },
   common: {
     line: "Line", pickLine: "Pick a line", save: "Save", cancel: "Cancel", edit: "Edit", add: "Add", refresh: "Refresh",
@@ -54,12 +60,13 @@ const en: typeof zh = {
     respondBy: "Respond by", resolveBy: "Resolve by", newTicket: "New ticket", unassigned: "Unassigned",
     moveTo: "Move to…", move: "Move", moved: "Moved to {state}",
     overdueTag: "Overdue", created: "Ticket {number} created",
+    loadMore: "Load more", shownOf: "Showing {shown} of {total}", colOf: "{shown} of {total} in this column shown",
   },
   engineers: {
     name: "Name", id: "ID", team: "Team", skills: "Skills (level)", load: "Load/limit", onShift: "On shift",
-    region: "Region", phone: "Phone", import: "Import CSV/Excel", imported: "Imported {n}", edit: "Edit engineer",
+    region: "Region", phone: "Phone", import: "Import CSV/XLSX", imported: "Imported {n}", edit: "Edit engineer",
     add: "Add engineer", skillName: "Skill", level: "Level", addSkill: "Add skill", maxLoad: "Load limit",
-    template: "Download a template",
+    template: "Download a template", badType: "{name}: only .csv or .xlsx files can be imported (save an old .xls as .xlsx in Excel)",
     importErrors: "These rows have errors; nothing was imported",
   },
 };

@@ -4,6 +4,12 @@ export default {
   login: {
     title: "登录管理后台", token: "访问令牌", tokenHint: "运行 gongdan token create --user 你的名字 --role admin 获取令牌",
     submit: "登录", bad: "令牌无效或已过期",
+    byUser: "用户名登录", byToken: "令牌登录", name: "用户名", password: "密码",
+    badPassword: "用户名或密码错误", passwordHint: "首次使用：运行 gongdan user passwd 你的名字 设置密码（make run 会打印 admin 的密码）",
+  },
+  password: {
+    title: "修改密码", old: "原密码", new: "新密码", repeat: "再输一次新密码", required: "必填",
+    tooShort: "至少 8 个字符", mismatch: "两次输入的新密码不一致", changed: "密码已修改",
   },
   common: {
     line: "业务线", pickLine: "选择业务线", save: "保存", cancel: "取消", edit: "编辑", add: "新增", refresh: "刷新",
@@ -52,12 +58,13 @@ export default {
     respondBy: "响应期限", resolveBy: "解决期限", newTicket: "新建工单", unassigned: "未分配",
     moveTo: "移动到…", move: "移动", moved: "已移动到 {state}",
     overdueTag: "已超时", created: "工单 {number} 已创建",
+    loadMore: "加载更多", shownOf: "已显示 {shown} / 共 {total} 张", colOf: "本列已显示 {shown} / 共 {total} 张",
   },
   engineers: {
     name: "姓名", id: "编号", team: "班组", skills: "技能（等级）", load: "负载/上限", onShift: "在班",
-    region: "区域", phone: "电话", import: "导入 CSV/Excel", imported: "已导入 {n} 人", edit: "编辑工程师",
+    region: "区域", phone: "电话", import: "导入 CSV/XLSX", imported: "已导入 {n} 人", edit: "编辑工程师",
     add: "新增工程师", skillName: "技能", level: "等级", addSkill: "添加技能", maxLoad: "负载上限",
-    template: "下载导入模板",
+    template: "下载导入模板", badType: "{name}：只能导入 .csv 或 .xlsx 文件（旧版 .xls 请在 Excel 中另存为 .xlsx）",
     importErrors: "以下行有错误，未导入任何数据",
   },
 };

@@ -21,6 +21,12 @@ export const useSession = defineStore("session", () => {
     }
   }
 
+  /** Sign in with a user name and password: the server issues an expiring token. */
+  async function signInWithPassword(name: string, password: string) {
+    const r = await api.login(name, password);
+    await signIn(r.token);
+  }
+
   function signOut() {
     setToken(null);
     token.value = null;
@@ -37,5 +43,5 @@ export const useSession = defineStore("session", () => {
     localStorage.setItem("gongdan.line", key);
   }
 
-  return { token, me, lines, line, signIn, signOut, loadLines, pickLine };
+  return { token, me, lines, line, signIn, signInWithPassword, signOut, loadLines, pickLine };
 });

@@ -24,6 +24,7 @@ class GdUser(Table, tablename="gd_user"):
     profile = JSON(default="{}")  # engineer attributes: skills, team, max_load, region, ...
     active = Boolean(default=True)
     created_at = Timestamptz()
+    password_hash = Varchar(length=300, default="")  # "" = no password (token sign-in only)
 
 
 class GdToken(Table, tablename="gd_token"):
@@ -35,6 +36,7 @@ class GdToken(Table, tablename="gd_token"):
     label = Varchar(length=200, default="")
     created_at = Timestamptz()
     revoked = Boolean(default=False)
+    expires_at = Timestamptz(null=True, default=None)  # None = never (CLI/API-made tokens)
 
 
 class GdLine(Table, tablename="gd_line"):

@@ -83,13 +83,20 @@ class TicketsController(Controller):
         tier: FromQuery[str | None] = None, assignee: FromQuery[str | None] = None,
         q: FromQuery[str | None] = None, created_from: FromQuery[str | None] = None,
         created_to: FromQuery[str | None] = None, limit: FromQuery[int] = 50,
-        offset: FromQuery[int] = 0,
+        offset: FromQuery[int] = 0, overdue: FromQuery[bool] = False,
+        count: FromQuery[bool] = False,
     ) -> dict:
-        """Tickets by line, state, tier, assignee, creation time range and free text."""
+        """Tickets by line, state, tier, assignee, creation time range, free text and
+        overdue; `limit` (at most 500) and `offset` page them, `count=true` adds `total`."""
+        if limit < 1 or offset < 0:
+            raise invalid("limit 至少为 1，offset 不能为负", "limit must be >= 1, offset >= 0",
+                          [FieldError(key="limit" if limit < 1 else "offset",
+                                      message_zh="超出范围", message_en="out of range")])
         return await services.list_tickets(
             request.app.state.settings, request.user, line=line, state=state_, tier=tier,
             assignee=assignee, q=q, created_from=_when("created_from", created_from),
             created_to=_when("created_to", created_to), limit=limit, offset=offset,
+            overdue=overdue, count=count,
         )
 
     @patch("/tickets/{ticket_id:int}", guards=[allowed("tickets.update")])

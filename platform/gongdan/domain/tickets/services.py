@@ -361,10 +361,15 @@ async def list_tickets(
     settings: Settings, user: CurrentUser, *, line: str | None = None, state: str | None = None,
     tier: str | None = None, assignee: str | None = None, q: str | None = None,
     created_from: dt.datetime | None = None, created_to: dt.datetime | None = None,
-    phone: str | None = None, limit: int = 50, offset: int = 0,
+    phone: str | None = None, limit: int = 50, offset: int = 0, overdue: bool = False,
+    count: bool = False,
 ) -> dict[str, Any]:
-    """Tickets matching every given filter, newest first."""
+    """Tickets matching every given filter, newest first. `overdue`: only tickets not in a
+    closed state whose resolve-by is past, or that are unassigned past their respond-by.
+    `count`: also `total`, how many match (ignoring limit and offset)."""
     conds: list[Any] = []
+    if overdue:
+        conds.append(await _overdue_condition(line))
     if line:
         conds.append(GdTicket.line_key == line)
     if state:
@@ -397,7 +402,35 @@ async def list_tickets(
         if row["line_key"] not in machines:
             machines[row["line_key"]] = (await _context(row["line_key"])).machine
         items.append(ticket_out(row, settings, machines[row["line_key"]]))
-    return {"items": items, "limit": limit, "offset": offset, "more": len(rows) > limit}
+    out = {"items": items, "limit": limit, "offset": offset, "more": len(rows) > limit}
+    if count:
+        counted = GdTicket.count()
+        out["total"] = await (counted.where(*conds) if conds else counted)
+    return out
+
+
+async def _overdue_condition(line: str | None) -> Any:
+    """Not in a closed state of its line, and past resolve-by (or unassigned past
+    respond-by): what the board marks 已超时."""
+    from gongdan.store.tables import GdLine
+
+    query = GdLine.select(GdLine.key, GdLine.states)
+    if line:
+        query = query.where(GdLine.key == line)
+    open_cond: Any = None
+    for row in await query.output(load_json=True):
+        machine = machine_from_json(row["states"])
+        closed = [s.key for s in machine.states if s.category == "closed"] if machine else []
+        cond = GdTicket.line_key == row["key"]
+        if closed:
+            cond = cond & GdTicket.state.not_in(closed)
+        open_cond = cond if open_cond is None else open_cond | cond
+    if open_cond is None:  # no such line: nothing matches
+        return GdTicket.id < 0
+    now = now_utc()
+    late = (GdTicket.resolve_by < now) | (GdTicket.assignee.is_null()
+                                          & (GdTicket.respond_by < now))
+    return open_cond & late
 
 
 async def _lock(ticket_id: int, user: CurrentUser) -> dict[str, Any]:

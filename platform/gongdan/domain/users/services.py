@@ -1,19 +1,27 @@
-"""Users and API tokens. A token is shown once; only its SHA-256 is stored."""
+"""Users, passwords and API tokens. A token is shown once; only its SHA-256 is stored.
+A password is stored as a salted scrypt hash (`scrypt$N$r$p$salt$hash`)."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
+import hmac
 import secrets
+import threading
+import time
+from collections import deque
 from typing import Any
 
 import msgspec
+from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 
 from gongdan.errors import ApiError, FieldError, invalid, not_found
 from gongdan.store.tables import GdToken, GdUser
 
 ROLES = ("admin", "dispatcher", "supervisor", "engineer", "agent", "viewer")
 TOKEN_PREFIX = "gd_"
+LOGIN_LABEL = "login"  # the label of tokens issued by POST /api/login
 
 
 class CurrentUser(msgspec.Struct, frozen=True, kw_only=True):
@@ -73,14 +81,18 @@ async def ensure_user(
     return rows[0]
 
 
-async def create_token(user_name: str, label: str = "") -> str:
-    """A new token for an existing user; returns the token (shown once)."""
+async def create_token(
+    user_name: str, label: str = "", expires_at: dt.datetime | None = None
+) -> str:
+    """A new token for an existing user; returns the token (shown once). `expires_at`
+    None: the token is valid until revoked."""
     rows = await GdUser.select(GdUser.id).where(GdUser.name == user_name)
     if not rows:
         raise not_found("用户", "user", user_name)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     await GdToken.insert(
-        GdToken(user_id=rows[0]["id"], token_hash=hash_token(token), label=label, created_at=_now())
+        GdToken(user_id=rows[0]["id"], token_hash=hash_token(token), label=label,
+                created_at=_now(), expires_at=expires_at)
     )
     return token
 
@@ -98,13 +110,15 @@ async def revoke_tokens(user_name: str) -> int:
 
 
 async def user_for_token(token: str) -> CurrentUser | None:
-    """The active user a token belongs to, or None."""
+    """The active user a token belongs to (unless revoked or expired), or None."""
     rows = await GdToken.raw(
         "SELECT u.id, u.name, u.role FROM gd_token t JOIN gd_user u ON u.id = t.user_id "
-        "WHERE t.token_hash = {} AND t.revoked = {} AND u.active = {}",
+        "WHERE t.token_hash = {} AND t.revoked = {} AND u.active = {} "
+        "AND (t.expires_at IS NULL OR t.expires_at > {})",
         hash_token(token),
         False,
         True,
+        _now(),
     )
     if not rows:
         return None
@@ -113,8 +127,187 @@ async def user_for_token(token: str) -> CurrentUser | None:
 
 
 async def list_users() -> list[dict[str, Any]]:
-    """Every user, without secrets."""
-    return list(await GdUser.select().order_by(GdUser.id).output(load_json=True))
+    """Every user, without secrets (`has_password` says whether one is set)."""
+    rows = await GdUser.select().order_by(GdUser.id).output(load_json=True)
+    for row in rows:
+        row["has_password"] = bool(row.pop("password_hash", ""))
+    return list(rows)
+
+
+# --- passwords --------------------------------------------------------------------------
+
+# scrypt cost: 2**14 x 8 x 128 bytes = 16 MiB and some 50 ms per check.
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
+PASSWORD_MIN, PASSWORD_MAX = 8, 200
+
+
+def _b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode("ascii")
+
+
+def hash_password(password: str) -> str:
+    """A salted scrypt hash of `password`, with its parameters."""
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode("utf-8"), salt=salt, n=SCRYPT_N, r=SCRYPT_R,
+                            p=SCRYPT_P, dklen=32)
+    return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${_b64(salt)}${_b64(digest)}"
+
+
+# Checked when the user is missing or has no password, so both cost the same time.
+_DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
+
+
+def verify_password(password: str, stored: str) -> bool:
+    """Whether `password` matches `stored` (constant-time compare)."""
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        want = base64.b64decode(digest)
+        got = hashlib.scrypt(password.encode("utf-8"), salt=base64.b64decode(salt), n=int(n),
+                             r=int(r), p=int(p), dklen=len(want))
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(got, want)
+
+
+def check_password_policy(password: str, key: str = "password") -> None:
+    """422 unless the password is 8 to 200 characters."""
+    if not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
+        raise invalid(
+            f"密码长度应为 {PASSWORD_MIN} 到 {PASSWORD_MAX} 个字符",
+            f"a password must be {PASSWORD_MIN} to {PASSWORD_MAX} characters long",
+            [FieldError(key=key, message_zh=f"至少 {PASSWORD_MIN} 个字符",
+                        message_en=f"at least {PASSWORD_MIN} characters")],
+        )
+
+
+def _write_transaction() -> Any:
+    engine = GdUser._meta.db
+    if isinstance(engine, SQLiteEngine):
+        return engine.transaction(transaction_type=TransactionType.immediate)
+    return engine.transaction()
+
+
+async def set_password(user_name: str, password: str) -> None:
+    """Set (or replace) a user's password, in one transaction with signing out the user's
+    password sessions (tokens from POST /api/login; other tokens stay)."""
+    check_password_policy(password)
+    hashed = hash_password(password)
+    async with _write_transaction():
+        rows = await GdUser.update({GdUser.password_hash: hashed}).where(
+            GdUser.name == user_name).returning(GdUser.id)
+        if not rows:
+            raise not_found("用户", "user", user_name)
+        await GdToken.update({GdToken.revoked: True}).where(
+            (GdToken.user_id == rows[0]["id"]) & (GdToken.label == LOGIN_LABEL)
+            & (GdToken.revoked == False)  # noqa: E712
+        )
+
+
+async def ensure_password(user_name: str) -> str | None:
+    """Give a user without a password a random one and return it; None when one is set."""
+    rows = await GdUser.select(GdUser.password_hash).where(GdUser.name == user_name)
+    if not rows:
+        raise not_found("用户", "user", user_name)
+    if rows[0]["password_hash"]:
+        return None
+    password = secrets.token_urlsafe(9)
+    await set_password(user_name, password)
+    return password
+
+
+async def change_own_password(user: CurrentUser, old_password: str, password: str) -> None:
+    """A user replaces their own password; the old one must match (403 otherwise)."""
+    rows = await GdUser.select(GdUser.password_hash).where(GdUser.id == user.id)
+    stored = rows[0]["password_hash"] if rows else ""
+    if not verify_password(old_password, stored or _DUMMY_HASH) or not stored:
+        raise ApiError(
+            403, "原密码不正确", "the old password is wrong",
+            [FieldError(key="old_password", message_zh="原密码不正确",
+                        message_en="wrong password")],
+        )
+    await set_password(user.name, password)
+
+
+class LoginLimiter:
+    """Failed sign-ins counted per user name and per client address, in this process:
+    past its limit within `window` seconds, that name or address gets 429 until the oldest
+    counted failure leaves the window. A success clears the user name's count."""
+
+    def __init__(self) -> None:
+        self._failures: dict[tuple[str, str], deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, key: tuple[str, str], now: float, window: float) -> deque[float]:
+        times = self._failures.setdefault(key, deque())
+        while times and times[0] <= now - window:
+            times.popleft()
+        return times
+
+    def wait_seconds(self, limits: list[tuple[tuple[str, str], int]], window: float) -> float:
+        """0 when allowed; otherwise the seconds until the next attempt is. `limits`:
+        (key, failures allowed) pairs."""
+        now = time.monotonic()
+        wait = 0.0
+        with self._lock:
+            for key, allowed in limits:
+                times = self._recent(key, now, window)
+                if allowed > 0 and len(times) >= allowed:
+                    wait = max(wait, times[-allowed] + window - now)
+        return wait
+
+    def failed(self, keys: list[tuple[str, str]]) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if len(self._failures) > 100_000:
+                self._failures.clear()
+            for key in keys:
+                self._failures.setdefault(key, deque()).append(now)
+
+    def succeeded(self, key: tuple[str, str]) -> None:
+        with self._lock:
+            self._failures.pop(key, None)
+
+
+LOGIN_LIMITER = LoginLimiter()
+IP_FACTOR = 4  # failures allowed per address = 4 x those per user name
+
+
+def bad_login() -> ApiError:
+    """The one answer to a wrong user name or password (it does not say which)."""
+    return ApiError(401, "用户名或密码错误", "wrong user name or password")
+
+
+async def login(name: str, password: str, client: str, *, token_hours: float,
+                max_failures: int, window: float) -> dict[str, Any]:
+    """A new expiring token for a user name and password; 401 when they do not match,
+    429 when this name or address failed too often."""
+    keys = [("user", name.strip().lower()), ("ip", client)]
+    # an address may fail more often than one name: people behind one proxy share it
+    limits = [(keys[0], max_failures), (keys[1], max_failures * IP_FACTOR)]
+    wait = LOGIN_LIMITER.wait_seconds(limits, window)
+    if wait > 0:
+        seconds = int(wait) + 1
+        raise ApiError(
+            429,
+            f"登录失败次数过多，请 {seconds} 秒后再试",
+            f"too many failed sign-ins; try again in {seconds} s",
+            data={"retry_after": seconds},
+        )
+    rows = await GdUser.select(GdUser.id, GdUser.name, GdUser.role, GdUser.password_hash,
+                               GdUser.active).where(GdUser.name == name.strip())
+    user = rows[0] if rows else None
+    stored = user["password_hash"] if user and user["active"] else ""
+    ok = verify_password(password, stored or _DUMMY_HASH) and bool(stored)
+    if not ok or user is None:
+        LOGIN_LIMITER.failed(keys)
+        raise bad_login()
+    LOGIN_LIMITER.succeeded(keys[0])
+    expires = _now() + dt.timedelta(hours=token_hours)
+    token = await create_token(user["name"], LOGIN_LABEL, expires_at=expires)
+    return {"token": token, "user": user["name"], "role": user["role"],
+            "expires_at": expires.isoformat()}
 
 
 def forbidden(role: str, allowed: tuple[str, ...]) -> ApiError:

@@ -246,9 +246,9 @@ async def test_feishu_delivers_a_rules_notification_through_the_outbox(site: Pat
     """A ruleset's `notify … via feishu` -> an outbox row -> the outbox worker -> Feishu's
     robot endpoint (a local server checking the signature as Feishu documents it)."""
     from gongdan.outbox.worker import OutboxWorker
-    from gongdan.plugins import get_plugin_manager
+    from gongdan.plugins import set_plugin_manager
 
-    get_plugin_manager.cache_clear()  # the process's plugins now include the pip-installed ones
+    set_plugin_manager(None)  # the process's plugins now include the pip-installed ones
     try:
         assert "feishu" in connectors()
         assert (await papi.post("/api/lines", {"key": "fs", "name": "飞书测试", "prefix": "FS"})).status_code == 201
@@ -290,4 +290,4 @@ async def test_feishu_delivers_a_rules_notification_through_the_outbox(site: Pat
         message = (await papi.get("/api/outbox/", params={"ticket_id": ticket["id"]})).json()["items"][0]
         assert (message["state"], message["attempts"], message["last_error"]) == ("sent", 1, "")
     finally:
-        get_plugin_manager.cache_clear()
+        set_plugin_manager(None)

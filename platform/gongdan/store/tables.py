@@ -162,6 +162,9 @@ class GdEngineer(Table, tablename="gd_engineer"):
     created_at = Timestamptz()
     updated_at = Timestamptz()
     rev = Integer(default=0, index=True)  # roster revision of the last change (routing caches)
+    # the on/off state the shift schedule last applied (None: never); a manual on/off-shift
+    # holds until the schedule's next boundary
+    shift_state = Boolean(null=True, default=None)
 
 
 class GdOffer(Table, tablename="gd_offer"):
@@ -201,6 +204,8 @@ class GdDispatchQueue(Table, tablename="gd_dispatch_queue"):
     deadline = Timestamptz(null=True, default=None)
     since = Timestamptz()
     escalated = Boolean(default=False)
+    rank = Integer(default=0)  # the tier's place in the ruleset (P0 first = 0)
+    bypass = Boolean(default=False)  # a `bypass queue` tier: ahead of every other
 
 
 class GdOutbox(Table, tablename="gd_outbox"):

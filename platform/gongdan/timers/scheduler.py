@@ -163,8 +163,7 @@ async def _claim_timeout(f: Firing) -> None:
         # the dispatch service records its own events; it runs in this transaction
         await reoffer(ticket_id=f.timer["ticket_id"], offer=f.timer["payload"], now=f.now)
         return
-    # TODO(dispatch): until gongdan.domain.dispatch provides a reoffer, a claim time-out is
-    # only recorded; the dispatcher sees it on the timeline.
+    # without the dispatch service, a claim time-out is only recorded
     f.event("claim_timeout", {"offer": f.timer["payload"]})
 
 
@@ -275,7 +274,22 @@ class Scheduler:
 
         n = sum(await asyncio.gather(*(one(b) for b in batches)))
         self.fired += n
+        await self._dispatch_tick(now)
         return n
+
+    async def _dispatch_tick(self, now: dt.datetime) -> None:
+        """Dispatch's periodic work (shift schedules: `dispatch_tick(db, settings, now)`)."""
+        try:
+            module = importlib.import_module("gongdan.domain.dispatch.services")
+        except ImportError:
+            return
+        tick = getattr(module, "dispatch_tick", None)
+        if tick is None:
+            return
+        try:
+            await tick(self.db, self.settings, now)
+        except Exception:
+            log.exception("dispatch tick failed")
 
     async def _postpone(self, timer_id: int, now: dt.datetime) -> None:
         """A timer whose effect failed stays pending, due again in `RETRY_S` seconds (so

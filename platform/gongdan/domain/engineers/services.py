@@ -486,7 +486,9 @@ async def import_engineers(db: Database, settings: Settings, data: bytes, filena
     now = now_utc()
     created = updated = 0
     async with db.transaction():
-        existing = {r["key"]: r for r in await GdEngineer.select(GdEngineer.key)}
+        existing = {r["key"]: r for r in await GdEngineer.select(
+            GdEngineer.key, GdEngineer.location, GdEngineer.shifts).where(
+            GdEngineer.key.is_in([e["id"] for e in result.engineers])).output(load_json=True)}
         users = {r["name"]: r["role"] for r in await GdUser.select(GdUser.name, GdUser.role).where(
             GdUser.name.is_in([e["id"] for e in result.engineers]))}
         bad = [(n, e["id"]) for n, e in enumerate(result.engineers, 2)
@@ -497,15 +499,19 @@ async def import_engineers(db: Database, settings: Settings, data: bytes, filena
                                          message_en=f"id {i} is a user with another role")
                            for n, i in bad])
         for e in result.engineers:
-            values = {"key": e["id"], "name": e["name"], "skills": e["skills"],
-                      "certifications": e["certifications"], "team": e["team"],
-                      "supervisor": e["supervisor"], "region": e.get("region"),
-                      "location": e.get("location"), "shifts": e["shifts"],
-                      "max_load": e["max_load"], "phone": e.get("phone", "")}
+            # only what the file gives: a missing column or a blank cell keeps the stored value
+            values = {"key": e["id"], **{k: v for k, v in e.items() if k != "id"}}
             if e["id"] in existing:
+                old = existing[e["id"]]
                 update = {getattr(GdEngineer, k): v for k, v in values.items() if k != "key"}
                 update[GdEngineer.updated_at] = now
+                if "location" in values and values["location"] != _load_json(dict(old))["location"]:
+                    update[GdEngineer.location_at] = now
+                if "shifts" in values and values["shifts"] != _load_json(dict(old))["shifts"]:
+                    update[GdEngineer.shift_state] = None  # the new schedule applies at the next tick
                 await GdEngineer.update(update).where(GdEngineer.key == e["id"])
+                if "name" in values:
+                    await GdUser.update({GdUser.display_name: values["name"]}).where(GdUser.name == e["id"])
                 updated += 1
             else:
                 if e["id"] not in users:
@@ -514,6 +520,10 @@ async def import_engineers(db: Database, settings: Settings, data: bytes, filena
                 await GdEngineer.insert(GdEngineer(**_defaults(values, now)))
                 created += 1
         await touch([e["id"] for e in result.engineers])
+    from gongdan.domain.dispatch import services as dispatch
+
+    # skills, teams, places or limits may have changed: waiting tickets are routed again
+    await dispatch.drain_all_queues(db, settings, "import", [e["id"] for e in result.engineers])
     return {"created": created, "updated": updated, "total": created + updated, "imported": created + updated}
 
 

@@ -361,7 +361,7 @@ async def drain(actor: str, freed: Iterable[str] | None = None, budget: int = DR
         await rec.save()
         chosen = result.get("offered") or []
         routed += bool(chosen)
-        if chosen and not bypass:
+        if chosen:  # a bypass tier may go over the spoken-for slots, but it takes one
             for r in await GdEngineer.select(GdEngineer.key, GdEngineer.load, GdEngineer.max_load).where(
                     GdEngineer.key.is_in(chosen)):
                 free[r["key"]] = max(0, int(r["max_load"]) - int(r["load"]))
@@ -925,7 +925,8 @@ async def dispatch_view(settings: Settings, ticket_id: int, why: str | None = No
         out.append({"id": r["id"], "at": tickets.iso(r["at"], tz), "reason": r["reason"], "round": r["round"],
                     "actor": r["actor"], "pool": r["pool"], "tier": r["tier"], **{
                         k: d.get(k) for k in ("offered", "rules_offered", "considered", "excluded",
-                                              "claim_within", "escalate_after", "escalate_to", "team")},
+                                              "claim_within", "escalate_after", "escalate_to", "team",
+                                              "bypass_queue", "load_limit_lifted")},
                     "candidates": candidates,
                     "summary": {"zh": summary.zh, "en": summary.en},
                     "report": {"zh": report.zh, "en": report.en}})

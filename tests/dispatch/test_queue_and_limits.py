@@ -265,3 +265,16 @@ async def test_import_keeps_what_the_file_does_not_give_and_routes_the_queue(tap
     assert await live(tapi, t["id"]) == []
     await upload("工号,姓名,技能\nxiaoli,小李,\"液压:4; PLC调试:4\"\n")
     assert await live(tapi, t["id"]) == ["xiaoli"]
+
+
+async def test_unassigning_by_patch_puts_the_ticket_back(tapi: TimeApi) -> None:
+    await dispatch_line(tapi)
+    t = await create(tapi)
+    wang = await token_for(tapi, "xiaowang")
+    t = (await wang.post(f"/api/tickets/{t['id']}/claim")).json()
+    r = await tapi.patch(f"/api/tickets/{t['id']}", {"version": t["version"], "assignee": None})
+    assert r.status_code == 200, r.text
+    assert r.json()["assignee"] is None
+    assert await live(tapi, t["id"]) == ["xiaoli"]  # not back to who had it
+    assert (await decisions(tapi, t["id"]))[-1]["reason"] == "unassign"
+    assert (await loads(tapi))["xiaowang"] == 0

@@ -47,7 +47,8 @@ from gongdan.timers import arming, clock
 MANAGERS = ("admin", "dispatcher", "supervisor")
 DEFAULT_CLAIM_WITHIN = dt.timedelta(minutes=15)
 RECENT_KEEP = 10
-DRAIN_BUDGET = 200  # queued tickets one drain looks at (those it cannot place are skipped)
+DRAIN_SCAN = 2000  # waiting tickets one drain looks at (those it cannot place are skipped)
+DRAIN_ROUTES = 100  # of which it routes at most this many in full
 FULL_SCAN_MAX = 300  # up to this many engineers, every one is evaluated (and explained)
 BYPASS_OVER = 1  # a `bypass queue` tier may take an engineer this many tickets over max_load
 NO_RANK = 1000  # the queue rank of a ticket without a tier
@@ -305,26 +306,28 @@ async def route_new_ticket(ctx: tickets.LineContext, row: dict[str, Any], actor:
 
 # bypass tiers first, then the tier's place in the ruleset, then the deadline (none last, on
 # both engines), then who waited longest
-_QUEUE_ORDER = "ORDER BY bypass DESC, rank, deadline IS NULL, deadline, id"
+_ORDER = "bypass DESC, rank, deadline IS NULL, deadline, id"
 
 
-async def queued(line_key: str | None = None, limit: int = DRAIN_BUDGET) -> list[dict[str, Any]]:
+async def queued(line_key: str | None = None, limit: int = DRAIN_SCAN) -> list[dict[str, Any]]:
     """The waiting tickets in the order they are routed again."""
     where = "WHERE line_key = {} " if line_key is not None else ""
     args = [line_key] if line_key is not None else []
     return [dict(r) for r in await GdDispatchQueue.raw(
-        f"SELECT * FROM gd_dispatch_queue {where}{_QUEUE_ORDER} LIMIT {int(limit)}", *args)]
+        f"SELECT * FROM gd_dispatch_queue {where}ORDER BY {_ORDER} LIMIT {int(limit)}", *args)]
 
 
-async def drain(actor: str, freed: Iterable[str] | None = None, budget: int = DRAIN_BUDGET) -> int:
+async def drain(actor: str, freed: Iterable[str] | None = None, routes: int = DRAIN_ROUTES,
+                scan: int = DRAIN_SCAN) -> int:
     """Route waiting tickets again, of every line, in queue order; inside a transaction.
 
     `freed`: the engineers who just came free (closed or gave back a ticket, came on shift,
     were imported or changed). A waiting ticket only becomes placeable through someone who
     changed, so with `freed` a ticket is routed only when one of them passes its pool (a
-    one-engineer check), and the drain stops when their free capacity is offered out (one
-    offer per free slot, so the head of the queue gets the capacity first). Tickets that
-    cannot be placed are skipped; at most `budget` are looked at. Returns how many got offers."""
+    check among those few, before any lock), and the drain stops once their free capacity
+    is offered out (one offer per free slot, so the head of the queue gets it first).
+    Tickets that cannot be placed are skipped, not waited on: at most `scan` waiting tickets
+    are looked at and at most `routes` routed in full. Returns how many got offers."""
     sqlite = _sqlite()
     keys = sorted(set(freed)) if freed is not None else None
     people: dict[str, dict[str, Any]] = {}
@@ -332,30 +335,37 @@ async def drain(actor: str, freed: Iterable[str] | None = None, budget: int = DR
         people = {e["id"]: e for e in await engineers.routing_engineers(keys=keys)}
         if not people:
             return 0
+    waiting = [tickets._load(dict(r)) for r in await GdTicket.raw(
+        "SELECT q.id AS queue_id, t.* FROM gd_dispatch_queue q JOIN gd_ticket t ON t.id = q.ticket_id "
+        f"ORDER BY {', '.join('q.' + c for c in _ORDER.split(', '))} LIMIT {int(scan)}")]
+    contexts: dict[tuple[str, int], tickets.LineContext] = {}
     spoken: Counter[str] = Counter()  # offers made in this drain, per engineer
     free: dict[str, int] = {}
     routed = 0
-    for item in await queued(None, budget):
-        if keys is not None and not people:
-            break  # the freed capacity is offered out
-        found = await _try_lock(item["ticket_id"], sqlite)
-        if found is None:
-            continue
-        row = found
-        ctx = await tickets._context(row["line_key"], row["form_version"])
-        if row["assignee"] is not None or _closed(ctx, row["state"]) or ctx.rules is None:
-            await GdDispatchQueue.delete().where(GdDispatchQueue.id == item["id"])
-            continue
+    for hint in waiting:
+        if routes <= 0 or (keys is not None and not people):
+            break  # the budget is spent, or the freed capacity is offered out
+        at = (hint["line_key"], int(hint["form_version"]))
+        if at not in contexts:
+            contexts[at] = await tickets._context(*at)
+        ctx = contexts[at]
+        bypass = _bypass(hint)
         now = now_utc()
-        bypass = _bypass(row)
-        if keys is not None:
+        if keys is not None and ctx.rules is not None and hint["assignee"] is None:
             check = list(people.values())
-            d = ctx.rules.route(_rules_ticket(row), _lifted(check) if bypass else check, now)
+            d = ctx.rules.route(_rules_ticket(hint), _lifted(check) if bypass else check, now)
             if not any(c.rank is not None for c in d.candidates):
-                continue  # none of the freed engineers can take it
+                continue  # none of the freed engineers can take it (a hint: re-checked below)
+        row = await _try_lock(hint["id"], sqlite)
+        if row is None:
+            continue  # someone is claiming or moving it
+        if row["assignee"] is not None or _closed(ctx, row["state"]) or ctx.rules is None:
+            await GdDispatchQueue.delete().where(GdDispatchQueue.id == hint["queue_id"])
+            continue
+        routes -= 1
+        prior = await _offers(row["id"])
         full = {e for e, n in spoken.items() if not bypass and n >= free.get(e, 0)}
         rec = Record(row, actor, now)
-        prior = await _offers(row["id"])
         result = await route(ctx, rec, reason="requeue", exclude=_put_back_excluded(prior, None) | full,
                              store_if_none=False)
         await rec.save()
@@ -408,6 +418,12 @@ async def on_assignee_change(row: dict[str, Any], old: str | None, new: str | No
     await _withdraw_live(row["id"], now)
     if new:
         await GdDispatchQueue.delete().where(GdDispatchQueue.ticket_id == row["id"])
+    else:  # unassigned: put back, routed to others (the PATCH writes the ticket's events)
+        ctx = await tickets._context(row["line_key"], row["form_version"])
+        if not _closed(ctx, row["state"]):
+            prior = await _offers(row["id"])
+            await route(ctx, Record(dict(row), "dispatch", now), reason="unassign", record=False,
+                        exclude=_put_back_excluded(prior, None) | ({old} if old else set()))
     if old:
         await drain("dispatch", {old})
 
@@ -735,23 +751,21 @@ async def go_off_shift(key: str, actor: str, now: dt.datetime, scheduled: bool =
     return True
 
 
-_SHIFT_SEEN: dict[int, tuple[str, int]] = {}  # per database: (minute, roster revision) last checked
+_SHIFT_SEEN: dict[int, str] = {}  # per database: the minute last checked
 
 
 async def shift_tick(db: Database, settings: Settings, now: dt.datetime) -> dict[str, list[str]]:
     """Put engineers on and off shift from their schedule (`shifts`, in GONGDAN_TIMEZONE).
     The schedule is applied when it differs from what it last applied (`shift_state`), so a
     manual on/off-shift holds until the next boundary. Coming on shift routes the queues."""
-    from gongdan.store.tables import GdCounter
-
-    rev = await GdCounter.select(GdCounter.last).where(GdCounter.key == "engineers:rev")
     local = now.astimezone(ZoneInfo(settings.timezone))
-    mark = (local.strftime("%Y%m%d%H%M"), int(rev[0]["last"]) if rev else 0)
-    if _SHIFT_SEEN.get(id(db)) == mark:
+    mark = local.strftime("%Y%m%d%H%M")
+    if _SHIFT_SEEN.get(id(db)) == mark:  # schedules are to the minute: once a minute
         return {"on": [], "off": []}
     _SHIFT_SEEN[id(db)] = mark
-    rows = await GdEngineer.select(GdEngineer.key, GdEngineer.shifts, GdEngineer.shift_state).where(
-        GdEngineer.active == True).output(load_json=True)  # noqa: E712 - SQL
+    rows = [dict(r) for r in await GdEngineer.raw(
+        "SELECT key, shifts, shift_state FROM gd_engineer WHERE active "
+        "AND CAST(shifts AS TEXT) NOT IN ('[]', '')")]
     on: list[str] = []
     off: list[str] = []
     for r in rows:
@@ -761,7 +775,8 @@ async def shift_tick(db: Database, settings: Settings, now: dt.datetime) -> dict
         if not shifts:
             continue
         want = in_shift(shifts, local)
-        if r["shift_state"] is None or bool(r["shift_state"]) != want:
+        state = r["shift_state"]
+        if state is None or bool(state) != want:
             (on if want else off).append(r["key"])
     if on:
         async with db.transaction():

@@ -98,6 +98,12 @@ async def test_a_claim_cancels_the_claim_timeout(tapi: TimeApi) -> None:
     wang = await token_for(tapi, "xiaowang")
     clock.advance(10 * MIN)
     assert (await wang.post(f"/api/tickets/{t['id']}/claim")).status_code == 200
+    # dispatch keeps the platform's (injectable) time: the claim is 10 minutes "later"
+    (claimed,) = await events(tapi, t["id"], "claimed")
+    at = dt.datetime.fromisoformat(claimed["at"])
+    assert at - dt.datetime.now(dt.UTC) > 9 * MIN
+    wang_row = (await tapi.get("/api/engineers/xiaowang")).json()
+    assert dt.datetime.fromisoformat(wang_row["idle_since"]) - dt.datetime.now(dt.UTC) > 9 * MIN
     assert "claim_timeout" in await timers(tapi, t["id"], "cancelled")
     assert "claim_timeout" not in await timers(tapi, t["id"])
     clock.advance(30 * MIN)

@@ -404,8 +404,10 @@ async def update_engineer(db: Database, settings: Settings, key: str, body: dict
         if not values:
             return engineer_out(row, settings)
         now = now_utc()
-        if values.get("on_shift") is False and row["on_shift"]:
-            # withdraws their live offers (locking those tickets before the engineer)
+        if (values.get("on_shift") is False and row["on_shift"]) or (
+                values.get("active") is False and row["active"]):
+            # off shift (a deactivated engineer too): their live offers are withdrawn, locking
+            # those tickets before the engineer
             await dispatch.go_off_shift(key, "engineers", now)
         update: dict[Any, Any] = {getattr(GdEngineer, k): v for k, v in values.items()}
         update[GdEngineer.updated_at] = now

@@ -68,6 +68,7 @@ async def test_claim_window_ends_next_candidates_then_escalation(tapi: TimeApi) 
     r = await wang.post(f"/api/tickets/{t['id']}/claim")
     assert r.status_code == 409, r.text
     assert "过期" in r.json()["message_zh"] and "expired" in r.json()["message_en"]
+    assert (await wang.get("/api/engineers/xiaowang/offers")).json()["items"] == []
     assert await tick(tapi) == 1
     assert await live(tapi, t["id"]) == ["xiaoli"]
     body = (await wang.post(f"/api/tickets/{t['id']}/claim")).json()

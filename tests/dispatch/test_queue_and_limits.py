@@ -278,3 +278,26 @@ async def test_unassigning_by_patch_puts_the_ticket_back(tapi: TimeApi) -> None:
     assert await live(tapi, t["id"]) == ["xiaoli"]  # not back to who had it
     assert (await decisions(tapi, t["id"]))[-1]["reason"] == "unassign"
     assert (await loads(tapi))["xiaowang"] == 0
+
+
+async def test_closing_and_transferring_free_the_engineer_for_the_queue(tapi: TimeApi) -> None:
+    await dispatch_line(tapi)
+    await second_line(tapi)
+    for key in ("xiaoli", "xiaozhao"):
+        await patch(tapi, key, on_shift=False)
+    await patch(tapi, "xiaowang", max_load=1)
+    wang = await token_for(tapi, "xiaowang")
+    x = (await wang.post(f"/api/tickets/{(await create(tapi, 1))['id']}/claim")).json()
+    y = await create(tapi, 2, line="dispatch2")
+    assert await live(tapi, y["id"]) == []
+    for to in ("已派单", "已到达", "诊断中", "维修中", "等待客户确认", "已结案"):
+        r = await tapi.post(f"/api/tickets/{x['id']}/move", {"to": to, "version": x["version"]})
+        assert r.status_code == 200, r.text
+        x = r.json()
+    assert await live(tapi, y["id"]) == ["xiaowang"]  # closing on one line routed the other's queue
+    assert (await wang.post(f"/api/tickets/{y['id']}/claim")).status_code == 200
+    z = await create(tapi, 3)
+    assert await live(tapi, z["id"]) == []
+    r = await tapi.post(f"/api/tickets/{y['id']}/transfer", {"team": "二组", "reason": "二组更近"})
+    assert r.status_code == 200, r.text
+    assert await live(tapi, z["id"]) == ["xiaowang"]

@@ -973,8 +973,12 @@ async def offers_for(settings: Settings, key: str) -> list[dict[str, Any]]:
     tz = tickets.ZoneInfo(settings.timezone)
     live = await GdOffer.select().where((GdOffer.engineer == key) & (GdOffer.state == "live")).order_by(
         GdOffer.id)
+    now = now_utc()
     out = []
     for o in live:
+        expires = _aware(o["expires_at"])
+        if expires is not None and expires <= now:
+            continue  # the claim window is over (its timer is about to offer it to others)
         t = await tickets._get_row(o["ticket_id"])
         out.append({"ticket": t["id"], "number": t["number"], "line": t["line_key"], "tier": t["tier"],
                     "title": (t["fields"] or {}).get("title"), "round": o["round"],

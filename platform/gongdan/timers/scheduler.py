@@ -163,7 +163,8 @@ async def _claim_timeout(f: Firing) -> None:
         # the dispatch service records its own events; it runs in this transaction
         await reoffer(ticket_id=f.timer["ticket_id"], offer=f.timer["payload"], now=f.now)
         return
-    # without the dispatch service, a claim time-out is only recorded
+    # TODO(dispatch): until gongdan.domain.dispatch provides a reoffer, a claim time-out is
+    # only recorded; the dispatcher sees it on the timeline.
     f.event("claim_timeout", {"offer": f.timer["payload"]})
 
 

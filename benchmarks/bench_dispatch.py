@@ -4,11 +4,13 @@
     python benchmarks/bench_dispatch.py --skip-http           # only the in-process part
     BENCH_QUICK=1 python benchmarks/bench_dispatch.py         # a smoke run
 
-a. In process: the demo repair line's compiled pools (`现场维修`: skill >= 3, within 5 km, on
-   shift, below max load; `远程支持`: skill >= 1) route 200 generated tickets among 1,000
-   and 10,000 engineers spread over Shanghai, through an `EngineerIndex` (what the server
-   uses) and through a naive loop that scores everyone (`rs.route(ticket, list)`); both
-   must offer the same engineers. Median and p99 ms per ticket.
+a. In process, for two rulesets side by side: the demo's `repair.rules` (the contract's
+   example: `现场维修` needs skill >= 3, within 5 km, on shift, below max load; `远程支持`
+   needs skill >= 1) and the shipped repair pack's (`templates/gongdan_pack_repair`, the same
+   pools with a 15 km radius). Each routes 200 generated tickets among 1,000 and 10,000
+   engineers spread over Shanghai, through an `EngineerIndex` (what the server uses) and
+   through a naive loop that scores everyone (`rs.route(ticket, list)`); both must offer
+   the same engineers. Median and p99 ms per ticket.
 b. Through HTTP: `POST /api/lines/repair/tickets` against a running `gongdan serve` (SQLite,
    one worker): every create classifies, routes and stores its offers and decision in the
    same transaction. With the 3 demo engineers and with 1,000 imported engineers.
@@ -68,11 +70,27 @@ def _ms(ns: list[int]) -> tuple[float, float]:
     return statistics.median(ns) / 1e6, ns[min(len(ns) - 1, int(len(ns) * 0.99))] / 1e6
 
 
+def rulesets() -> list[tuple[str, Any]]:
+    """(label, compiled ruleset): the demo's and the repair pack's."""
+    out = [("demo repair.rules (5 km)", compile_ruleset(repair_rules_source(), filename="repair.rules"))]
+    try:
+        import gongdan_pack_repair
+    except ImportError:
+        return out
+    out.append(("pack gongdan_pack_repair (15 km)",
+                compile_ruleset(gongdan_pack_repair.rules_source(), filename="pack-repair.rules")))
+    return out
+
+
 def in_process() -> None:
-    rs = compile_ruleset(repair_rules_source(), filename="repair.rules")
-    rng = random.Random(7)
+    for label, rs in rulesets():
+        in_process_one(label, rs)
+
+
+def in_process_one(label: str, rs: Any) -> None:
+    rng = random.Random(7)  # the same engineers and tickets for every ruleset
     tickets = make_tickets(50 if QUICK else 200, rng)
-    print(f"a. route one ticket ({len(tickets)} tickets, repair pools), per ticket: median / p99 ms")
+    print(f"a. {label}: route one ticket ({len(tickets)} tickets), per ticket: median / p99 ms")
     print(f"{'engineers':>10} {'pool share':>12} {'EngineerIndex':>18} {'score everyone':>18} {'ratio':>7} "
           f"{'considered (median)':>20}")
     for n in (1_000, 10_000):
@@ -99,7 +117,7 @@ def in_process() -> None:
         onsite = sum(1 for t in tickets if t["onsite"]) / len(tickets)
         print(f"{n:>10,} {f'{onsite:.0%} on-site':>12} {f'{im:.2f} / {ip:.2f}':>18} {f'{nm:.2f} / {np_:.2f}':>18} "
               f"{im / nm:>7.2f} {statistics.median(considered):>20.0f}")
-        for label, subset in (("on-site pool", [t for t in tickets if t["onsite"]]),
+        for pool_label, subset in (("on-site pool", [t for t in tickets if t["onsite"]]),
                               ("remote pool", [t for t in tickets if not t["onsite"]])):
             part: dict[str, list[int]] = {"index": [], "naive": []}
             gc.disable()
@@ -112,7 +130,8 @@ def in_process() -> None:
             finally:
                 gc.enable()
             (a, ap), (b, bp) = _ms(part["index"]), _ms(part["naive"])
-            print(f"{'':>10} {label:>12} {f'{a:.2f} / {ap:.2f}':>18} {f'{b:.2f} / {bp:.2f}':>18} {a / b:>7.2f}")
+            print(f"{'':>10} {pool_label:>12} {f'{a:.2f} / {ap:.2f}':>18} {f'{b:.2f} / {bp:.2f}':>18} {a / b:>7.2f}")
+    print()
 
 
 def _http_module() -> Any:

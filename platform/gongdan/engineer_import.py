@@ -19,6 +19,11 @@ is not silently dropped):
 | 班次 | shift | `08:00-18:00`, several with `;`; `22:00-06:00` crosses midnight |
 | 证书 | certifications | `电工证; 焊工证` |
 | 电话 | phone | Chinese mobile, 11 digits |
+
+Only the columns in the file, and only the cells that are not blank, are in each parsed
+engineer: an update keeps every stored value the file does not give (a missing column, a
+blank cell). A cell of `-` clears an optional value (skills, team, supervisor, region,
+location, shift, certifications, phone).
 """
 
 from __future__ import annotations
@@ -47,6 +52,9 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "phone": ("电话", "手机", "手机号", "phone"),
 }
 REQUIRED = ("id", "name")
+CLEAR = "-"  # a cell that clears an optional value
+_CLEARED: dict[str, Any] = {"skills": {}, "team": None, "supervisor": None, "region": None,
+                            "location": None, "shift": [], "certifications": [], "phone": ""}
 _HEADER = {alias.lower(): key for key, aliases in COLUMNS.items() for alias in aliases}
 _SEP = re.compile(r"[;,、；，]\s*")
 _SHIFT = re.compile(r"^(\d{1,2}):(\d{2})\s*[-–~至]\s*(\d{1,2}):(\d{2})$")
@@ -185,8 +193,22 @@ def _parse_row(n: int, v: dict[str, Any], regions: set[str] | None) -> tuple[dic
     for key in REQUIRED:
         if not e[key]:
             err(key, f"{COLUMNS[key][0]}不能为空", f"{key} is required")
+    given = {k for k in v if k not in REQUIRED and _text(v.get(k))}
+    for key in [k for k in given if _text(v.get(k)) == CLEAR]:
+        given.discard(key)
+        if key not in _CLEARED:
+            err(key, f"{COLUMNS[key][0]}不能清空", f"{key} cannot be cleared")
+            continue
+        e["shifts" if key == "shift" else key] = _CLEARED[key]
+    _values(e, v, given, err, regions)
+    return e, errors
+
+
+def _values(e: dict[str, Any], v: dict[str, Any], given: set[str], err: Any,
+            regions: set[str] | None) -> None:
+    """Parse the given (present, not blank) cells of a row into `e`."""
     skills: dict[str, int] = {}
-    for part in filter(None, _SEP.split(_text(v.get("skills")))):
+    for part in filter(None, _SEP.split(_text(v.get("skills")) if "skills" in given else "")):
         tag, _, level = part.replace("：", ":").partition(":")
         tag = tag.strip()
         if not tag:
@@ -202,24 +224,27 @@ def _parse_row(n: int, v: dict[str, Any], regions: set[str] | None) -> tuple[dic
             err("skills", f"技能“{tag}”的等级必须在 1 到 5 之间", f"skill {tag!r}: level must be 1-5")
             continue
         skills[tag] = lv
-    e["skills"] = skills
-    raw_load = _text(v.get("max_load"))
-    try:
-        e["max_load"] = int(raw_load) if raw_load else 5
-        if not 1 <= e["max_load"] <= 50:
-            raise ValueError
-    except ValueError:
-        err("max_load", f"负载上限“{raw_load}”必须是 1 到 50 的整数",
-            f"max_load {raw_load!r} must be a whole number 1-50")
+    if "skills" in given:
+        e["skills"] = skills
+    raw_load = _text(v.get("max_load")) if "max_load" in given else ""
+    if raw_load:
+        try:
+            e["max_load"] = int(raw_load)
+            if not 1 <= e["max_load"] <= 50:
+                raise ValueError
+        except ValueError:
+            err("max_load", f"负载上限“{raw_load}”必须是 1 到 50 的整数",
+                f"max_load {raw_load!r} must be a whole number 1-50")
     for key in ("team", "supervisor"):
-        e[key] = _text(v.get(key)) or None
-    region = _text(v.get("region"))
+        if key in given:
+            e[key] = _text(v.get(key))
+    region = _text(v.get("region")) if "region" in given else ""
     if region:
         if not re.fullmatch(r"\d{6}", region) or (regions is not None and region not in regions):
             err("region", f"区域代码“{region}”不是有效的 6 位行政区划代码",
                 f"region {region!r} is not a valid 6-digit code")
         e["region"] = region
-    location = _text(v.get("location"))
+    location = _text(v.get("location")) if "location" in given else ""
     if location:
         try:
             lat_s, lon_s = re.split(r"[,，\s]+", location)
@@ -231,17 +256,18 @@ def _parse_row(n: int, v: dict[str, Any], regions: set[str] | None) -> tuple[dic
             err("location", f"位置“{location}”应为“纬度,经度”，如 31.2304,121.4737",
                 f"location {location!r} must be 'lat,lon', e.g. 31.2304,121.4737")
     shifts = []
-    for part in filter(None, re.split(r"[;；]\s*", _text(v.get("shift")))):
+    for part in filter(None, re.split(r"[;；]\s*", _text(v.get("shift")) if "shift" in given else "")):
         m = _SHIFT.match(part.strip())
         if not m or int(m[1]) > 24 or int(m[3]) > 24 or int(m[2]) > 59 or int(m[4]) > 59:
             err("shift", f"班次“{part}”应为 08:00-18:00 这样的格式", f"shift {part!r} must look like 08:00-18:00")
             continue
         shifts.append([f"{int(m[1]):02d}:{m[2]}", f"{int(m[3]):02d}:{m[4]}"])
-    e["shifts"] = shifts
-    e["certifications"] = [c for c in _SEP.split(_text(v.get("certifications"))) if c]
-    phone = re.sub(r"[\s-]", "", _text(v.get("phone")))
+    if "shift" in given:
+        e["shifts"] = shifts
+    if "certifications" in given:
+        e["certifications"] = [c for c in _SEP.split(_text(v.get("certifications"))) if c]
+    phone = re.sub(r"[\s-]", "", _text(v.get("phone"))) if "phone" in given else ""
     if phone:
         if not _PHONE.match(phone):
             err("phone", f"电话“{phone}”不是有效的手机号", f"phone {phone!r} is not a valid mobile number")
         e["phone"] = phone
-    return e, errors

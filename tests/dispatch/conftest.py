@@ -69,3 +69,11 @@ async def token_for(client: Api, name: str) -> Api:
     r = await client.post(f"/api/users/{name}/tokens")
     assert r.status_code == 201, r.text
     return Api(client.client, r.json()["token"])
+
+
+# the time engine's fixtures: the app with its background loops off (tests tick the
+# scheduler themselves) and the injectable clock reset around each test
+from tests.time import conftest as time_conftest  # noqa: E402
+
+tapi = time_conftest.tapi
+_reset_clock = time_conftest._reset_clock

@@ -114,3 +114,37 @@ async def test_every_worker_sees_roster_changes(server) -> None:  # type: ignore
         assert {await first_offer(100 + i) for i in range(8)} == {"next"}
         assert (await admin.patch("/api/engineers/best", json={"on_shift": True, "skills": {"液压": 2}})).status_code == 200
         assert {await first_offer(200 + i) for i in range(8)} == {"next"}
+
+
+async def test_one_engineer_claiming_many_at_once_stops_at_max_load(server) -> None:  # type: ignore[no-untyped-def]
+    """One engineer with max_load 2 holds live offers for six tickets and claims them all at
+    once, through both workers: exactly two succeed, the others are 409 naming the load."""
+    async with httpx.AsyncClient(base_url=server.url, headers=server.headers, timeout=60) as admin:
+        r = await admin.put("/api/lines/repair/rules", json={"source": EVERYONE})
+        assert r.status_code == 201, r.text
+        assert (await admin.post(f"/api/lines/repair/rules/{r.json()['version']}/activate")).status_code == 200
+        r = await admin.post("/api/engineers", json={"id": "solo", "name": "独行", "skills": {"液压": 5},
+                                                     "max_load": 2, "on_shift": True})
+        assert r.status_code == 201, r.text
+        token = (await admin.post("/api/users/solo/tokens")).json()["token"]
+        ids = []
+        for i in range(6):
+            r = await admin.post("/api/lines/repair/tickets", json=demo_ticket(i))
+            assert r.status_code == 201, r.text
+            ids.append(r.json()["id"])
+        clients = [httpx.AsyncClient(base_url=server.url, timeout=60,
+                                     headers={"Authorization": f"Bearer {token}"}) for _ in ids]
+        try:
+            responses = await asyncio.gather(*(c.post(f"/api/tickets/{t}/claim") for c, t in zip(clients, ids,
+                                                                                                 strict=True)))
+        finally:
+            for c in clients:
+                await c.aclose()
+        codes = sorted(r.status_code for r in responses)
+        assert codes == [200] * 2 + [409] * 4, [r.text for r in responses]
+        for r in responses:
+            if r.status_code == 409:
+                assert r.json()["data"] == {"load": 2, "max_load": 2}, r.text
+        assert (await admin.get("/api/engineers/solo")).json()["load"] == 2
+        owners = [(await admin.get(f"/api/tickets/{t}")).json()["assignee"] for t in ids]
+        assert owners.count("solo") == 2 and owners.count(None) == 4

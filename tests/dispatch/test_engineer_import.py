@@ -20,10 +20,12 @@ def test_csv_with_chinese_headers_utf8_bom_and_gb18030() -> None:
         result = parse_engineers(read_table(data, "team.csv"), known_regions={"310115", "310112"})
         assert result.ok, result.errors
         a, b = result.engineers
+        # no 主管 column: no supervisor key (an update keeps the stored one)
         assert a == {"id": "E001", "name": "王强", "skills": {"PLC调试": 4, "液压": 3}, "max_load": 5, "team": "浦东组",
-                     "supervisor": None, "region": "310115", "location": {"lat": 31.2304, "lon": 121.4737},
+                     "region": "310115", "location": {"lat": 31.2304, "lon": 121.4737},
                      "shifts": [["08:00", "18:00"]], "certifications": ["电工证"], "phone": "13800138000"}
         assert b["skills"] == {"电气": 5, "焊接": 2} and b["shifts"] == [["08:00", "12:00"], ["13:00", "18:00"]]
+        assert "certifications" not in b and "phone" not in b  # blank cells: not given
 
 
 def test_xlsx_with_english_headers() -> None:
@@ -37,7 +39,22 @@ def test_xlsx_with_english_headers() -> None:
     wb.save(buf)
     result = parse_engineers(read_table(buf.getvalue(), "list.xlsx"))
     assert result.ok and [e["id"] for e in result.engineers] == ["101", "102"]
-    assert result.engineers[1]["max_load"] == 5 and result.engineers[1]["skills"] == {}
+    assert result.engineers[1] == {"id": "102", "name": "Qian"}  # blank cells are not given
+
+
+def test_missing_blank_and_cleared_cells() -> None:
+    rows = [["工号", "姓名", "技能", "班组", "位置", "班次", "负载上限"],
+            ["E1", "甲", "", "-", "-", "-", ""],
+            ["E2", "乙", "-", "二组", "", "", "-"]]
+    result = parse_engineers(rows)
+    assert not result.ok
+    assert [(e.row, e.column) for e in result.errors] == [(3, "max_load")]  # a limit cannot be cleared
+    assert "不能清空" in result.errors[0].message_zh and "cannot be cleared" in result.errors[0].message_en
+    result = parse_engineers([r[:6] for r in rows])
+    assert result.ok, result.errors
+    assert result.engineers == [
+        {"id": "E1", "name": "甲", "team": None, "location": None, "shifts": []},
+        {"id": "E2", "name": "乙", "skills": {}, "team": "二组"}]
 
 
 def test_every_bad_row_is_reported_and_nothing_is_returned() -> None:

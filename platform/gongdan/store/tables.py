@@ -167,6 +167,9 @@ class GdEngineer(Table, tablename="gd_engineer"):
     # "" or "left": the org chart says they left while they still own open tickets (kept,
     # shown, never routed to); a leaver with none is made inactive (org sync)
     org_status = Varchar(length=16, default="")
+    # the on/off state the shift schedule last applied (None: never); a manual on/off-shift
+    # holds until the schedule's next boundary
+    shift_state = Boolean(null=True, default=None)
 
 
 class GdOffer(Table, tablename="gd_offer"):
@@ -206,6 +209,8 @@ class GdDispatchQueue(Table, tablename="gd_dispatch_queue"):
     deadline = Timestamptz(null=True, default=None)
     since = Timestamptz()
     escalated = Boolean(default=False)
+    rank = Integer(default=0)  # the tier's place in the ruleset (P0 first = 0)
+    bypass = Boolean(default=False)  # a `bypass queue` tier: ahead of every other
 
 
 class GdOutbox(Table, tablename="gd_outbox"):

@@ -135,7 +135,7 @@ async def rearm(ticket_id: int, *, rules: Any, closed: bool, now: dt.datetime,
     wanted: list[tuple[str, dt.datetime, dict[str, Any]]] = []
     _, responded, entered = clock_events(events, current or Tier("-", dt.timedelta(0),
                                                                   dt.timedelta(0), None))
-    if responded is not None:
+    if responded is not None and row.get("assignee"):  # put back and offered again: keep it
         await GdTimer.update({GdTimer.state: "cancelled"}).where(
             (GdTimer.ticket_id == ticket_id) & (GdTimer.state == "pending")
             & (GdTimer.kind == "claim_timeout"))

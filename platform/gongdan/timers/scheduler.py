@@ -275,7 +275,22 @@ class Scheduler:
 
         n = sum(await asyncio.gather(*(one(b) for b in batches)))
         self.fired += n
+        await self._dispatch_tick(now)
         return n
+
+    async def _dispatch_tick(self, now: dt.datetime) -> None:
+        """Dispatch's periodic work (shift schedules: `dispatch_tick(db, settings, now)`)."""
+        try:
+            module = importlib.import_module("gongdan.domain.dispatch.services")
+        except ImportError:
+            return
+        tick = getattr(module, "dispatch_tick", None)
+        if tick is None:
+            return
+        try:
+            await tick(self.db, self.settings, now)
+        except Exception:
+            log.exception("dispatch tick failed")
 
     async def _postpone(self, timer_id: int, now: dt.datetime) -> None:
         """A timer whose effect failed stays pending, due again in `RETRY_S` seconds (so

@@ -2,18 +2,29 @@
 
 Every function that changes a ticket runs in ONE transaction that first locks the ticket row
 (on PostgreSQL a row lock; on SQLite the IMMEDIATE transaction holds the write lock), writes
-the ticket, its offers, the engineers' loads and its append-only events together, and stores
-each routing decision with the rules' full score breakdown.
+the ticket, its offers, the engineers' loads, its timers and its append-only events
+together, and stores each routing decision with the rules' full score breakdown.
 
 The claim is a conditional `UPDATE gd_ticket SET assignee = me ... WHERE assignee IS NULL AND
-<me has a live offer>`: of two engineers claiming at once, the second finds the row already
-taken (PostgreSQL re-checks the WHERE after the first commits) and gets 409.
+<me has a live, unexpired offer>`, then a conditional `UPDATE gd_engineer SET load = load + 1
+WHERE load < max_load`: of two engineers claiming at once, the second finds the ticket
+already taken (PostgreSQL re-checks the WHERE after the first commits) and gets 409; of two
+claims by one engineer at the limit, the second finds the load already raised and gets 409.
+
+Offers expire at `claim within`: the same transaction that makes them arms a
+`claim_timeout` timer, which the scheduler fires into `reoffer_on_timeout`.
+
+Time is `gongdan.timers.clock.now()` everywhere (injectable in tests).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+from collections import Counter
+from collections.abc import Iterable
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from gongdan import rules_runtime
 from gongdan.domain.engineers import services as engineers
@@ -29,18 +40,24 @@ from gongdan.store.tables import (
     GdEvent,
     GdOffer,
     GdTicket,
+    GdTimer,
 )
+from gongdan.timers import arming, clock
 
 MANAGERS = ("admin", "dispatcher", "supervisor")
 DEFAULT_CLAIM_WITHIN = dt.timedelta(minutes=15)
 RECENT_KEEP = 10
-DRAIN_LIMIT = 50
+DRAIN_SCAN = 2000  # waiting tickets one drain looks at (those it cannot place are skipped)
+DRAIN_ROUTES = 100  # of which it routes at most this many in full
 FULL_SCAN_MAX = 300  # up to this many engineers, every one is evaluated (and explained)
+BYPASS_OVER = 1  # a `bypass queue` tier may take an engineer this many tickets over max_load
+NO_RANK = 1000  # the queue rank of a ticket without a tier
 CHANNELS = (*tickets.CLIENT_CHANNELS, "timer", "rule")
 
 
 def now_utc() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+    """The platform's (injectable) clock."""
+    return clock.now()
 
 
 class Record:
@@ -86,6 +103,12 @@ def _channel(channel: str) -> str:
     return tickets.check_channel(channel, allowed=CHANNELS)
 
 
+def _sqlite() -> bool:
+    from piccolo.engine.sqlite import SQLiteEngine
+
+    return isinstance(GdTicket._meta.db, SQLiteEngine)
+
+
 async def _try_lock(ticket_id: int, sqlite: bool) -> dict[str, Any] | None:
     """Lock a waiting ticket for routing, or None when another transaction holds it (it is
     being claimed or moved: skip it rather than wait, so a drain never deadlocks)."""
@@ -115,6 +138,35 @@ def _scalar_fields(row: dict[str, Any]) -> dict[str, Any]:
     return {**fields, "ticket_id": row["id"], "line": row.get("line_key")}
 
 
+def _bypass(row: dict[str, Any]) -> bool:
+    return bool((row.get("sla") or {}).get("bypass_queue"))
+
+
+def _aware(value: Any) -> dt.datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+# --- timers --------------------------------------------------------------------------------
+
+
+async def _cancel_claim_timeouts(ticket_id: int) -> None:
+    await GdTimer.update({GdTimer.state: "cancelled"}).where(
+        (GdTimer.ticket_id == ticket_id) & (GdTimer.state == "pending")
+        & (GdTimer.kind == "claim_timeout"))
+
+
+async def _withdraw_live(ticket_id: int, now: dt.datetime) -> list[str]:
+    """Withdraw the ticket's live offers and their claim time-out; returns who had one."""
+    gone = await GdOffer.update({GdOffer.state: "withdrawn", GdOffer.closed_at: now}).where(
+        (GdOffer.ticket_id == ticket_id) & (GdOffer.state == "live")).returning(GdOffer.engineer)
+    await _cancel_claim_timeouts(ticket_id)
+    return sorted(g["engineer"] for g in gone)
+
+
 # --- routing -------------------------------------------------------------------------------
 
 
@@ -128,11 +180,45 @@ def _put_back_excluded(offers: list[dict[str, Any]], assignee: str | None) -> se
             if o["state"] == "declined" or (o["state"] == "claimed" and o["engineer"] != assignee)}
 
 
+def _rules_ticket(row: dict[str, Any]) -> dict[str, Any]:
+    extra = {"sla": {"tier": row["tier"]}, "id": row["id"]} if row.get("tier") else {"id": row["id"]}
+    return rules_runtime.rules_ticket(row["fields"], row["state"], row.get("facts") or {}, extra)
+
+
+def _lifted(people: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The engineers as a `bypass queue` tier sees them: each with room for BYPASS_OVER
+    more tickets than their max_load (the load limit is soft for an emergency; the claim
+    allows the same)."""
+    return [{**e, "max_load": int(e["max_load"]) + BYPASS_OVER} for e in people]
+
+
+async def _decide(rs: Any, ticket: dict[str, Any], now: dt.datetime, team: str | None,
+                  lift: bool = False) -> Any:
+    if team is not None:
+        people = await engineers.routing_engineers(team)
+        return rs.route(ticket, _lifted(people) if lift else people, now)
+    index, mine = await engineers.routing_index()
+    with engineers.Overlay(index, mine) as people:
+        if lift:
+            return rs.route(ticket, _lifted(people), now)
+        # a small roster is scanned whole, so every engineer's rejecting require is on
+        # record; a large one goes through the index (only who can pass is scored)
+        return rs.route(ticket, people if len(people) > FULL_SCAN_MAX else list(people), now)
+
+
+def _tier_rank(rs: Any, tier: str | None) -> int:
+    names = [t.tier for t in getattr(rs, "tiers", ())] if rs is not None else []
+    return names.index(tier) if tier in names else NO_RANK
+
+
 async def route(ctx: tickets.LineContext, rec: Record, *, reason: str, channel: str = "rule",
                 exclude: set[str] | None = None, team: str | None = None,
                 store_if_none: bool = True, record: bool = True) -> dict[str, Any]:
     """Rank the engineers with the line's pools and offer the ticket to the top N not excluded.
 
+    The offers expire at the pool's `claim within` (default 15 minutes): a `claim_timeout`
+    timer is armed in this transaction. A `bypass queue` tier that finds nobody eligible is
+    ranked again with the load limit lifted by one (`BYPASS_OVER`), so it goes out at once.
     With nobody to offer it to, the ticket waits in the line's queue. The decision and the
     offers are always stored; `record` also puts an `offered`/`queued` event on the ticket's
     timeline (not at creation: there the decision is the ticket's first dispatch record).
@@ -141,30 +227,31 @@ async def route(ctx: tickets.LineContext, rec: Record, *, reason: str, channel: 
     row = rec.row
     if rs is None:
         return {"routed": False, "reason": "no_rules"}
-    sla = row.get("sla") or {}
-    extra = {"sla": {"tier": row["tier"]}, "id": row["id"]} if row.get("tier") else {"id": row["id"]}
-    ticket = rules_runtime.rules_ticket(row["fields"], row["state"], row.get("facts") or {}, extra)
-    if team is None:
-        index, mine = await engineers.routing_index()
-        with engineers.Overlay(index, mine) as people:
-            # a small roster is scanned whole, so every engineer's rejecting require is on
-            # record; a large one goes through the index (only who can pass is scored)
-            decision = rs.route(ticket, people if len(people) > FULL_SCAN_MAX else list(people), rec.now)
-    else:
-        decision = rs.route(ticket, await engineers.routing_engineers(team), rec.now)
+    ticket = _rules_ticket(row)
+    decision = await _decide(rs, ticket, rec.now, team)
     prior = [] if reason == "create" else await _offers(row["id"])  # a new ticket has none
     round_ = max((int(o["round"]) for o in prior), default=0) + 1
     excluded = set(exclude or ())
     excluded |= {o["engineer"] for o in prior if o["state"] == "live"}
-    ranked = [c.engineer_id for c in decision.candidates if c.rank is not None]
-    n = len(decision.offered)
-    chosen = [e for e in ranked if e not in excluded][:n] if decision.pool else []
+
+    def pick(d: Any) -> list[str]:
+        ranked = [c.engineer_id for c in d.candidates if c.rank is not None]
+        return [e for e in ranked if e not in excluded][:len(d.offered)] if d.pool else []
+
+    chosen = pick(decision)
+    bypass = _bypass(row)
+    lifted = False
+    if not chosen and bypass and decision.pool:
+        again = await _decide(rs, ticket, rec.now, team, lift=True)
+        if pick(again):
+            decision, chosen, lifted = again, pick(again), True
     rules_offered = list(decision.offered)
     decision.offered = chosen
     if not chosen and not store_if_none:
         return {"routed": False, "offered": []}
     stored = decision.to_dict()
-    stored.update(rules_offered=rules_offered, excluded_engineers=sorted(excluded), team=team)
+    stored.update(rules_offered=rules_offered, excluded_engineers=sorted(excluded), team=team,
+                  bypass_queue=bypass, load_limit_lifted=lifted)
     await GdDispatchDecision.insert(GdDispatchDecision(
         ticket_id=row["id"], at=rec.now, reason=reason, round=round_, pool=decision.pool,
         tier=decision.tier, actor=rec.actor, decision=stored))
@@ -175,13 +262,18 @@ async def route(ctx: tickets.LineContext, rec: Record, *, reason: str, channel: 
                                        created_at=rec.now, expires_at=expires) for e in chosen])
         if reason != "create":
             await GdDispatchQueue.delete().where(GdDispatchQueue.ticket_id == row["id"])
+            await _cancel_claim_timeouts(row["id"])
+        await arming.arm("claim_timeout", expires, ticket_id=row["id"], now=rec.now,
+                         payload={"round": round_, "offered": chosen, "expires_at": expires.isoformat()})
         if record:
             rec.event("offered", channel, None, {"offered": chosen},
                       {"reason": reason, "round": round_, "pool": decision.pool, "tier": decision.tier,
-                       "expires_at": expires.isoformat(), "bypass_queue": bool(sla.get("bypass_queue")),
+                       "expires_at": expires.isoformat(), "bypass_queue": bypass,
+                       **({"load_limit_lifted": True} if lifted else {}),
                        **({"team": team} if team else {})})
-        return {"routed": True, "offered": chosen, "round": round_, "pool": decision.pool}
-    await _enqueue(row)
+        return {"routed": True, "offered": chosen, "round": round_, "pool": decision.pool,
+                "expires_at": expires.isoformat(), **({"load_limit_lifted": True} if lifted else {})}
+    await _enqueue(rs, row, rec.now)
     if record:
         rec.event("queued", channel, None, None,
                   {"reason": reason, "round": round_, "pool": decision.pool, "tier": decision.tier,
@@ -189,7 +281,7 @@ async def route(ctx: tickets.LineContext, rec: Record, *, reason: str, channel: 
     return {"routed": False, "offered": [], "round": round_, "pool": decision.pool, "queued": True}
 
 
-async def _enqueue(row: dict[str, Any], escalated: bool = False) -> None:
+async def _enqueue(rs: Any, row: dict[str, Any], now: dt.datetime, escalated: bool = False) -> None:
     found = await GdDispatchQueue.select(GdDispatchQueue.id).where(GdDispatchQueue.ticket_id == row["id"])
     if found:
         if escalated:
@@ -198,7 +290,8 @@ async def _enqueue(row: dict[str, Any], escalated: bool = False) -> None:
         return
     await GdDispatchQueue.insert(GdDispatchQueue(
         ticket_id=row["id"], line_key=row["line_key"], tier=row.get("tier"),
-        deadline=row.get("respond_by"), since=now_utc(), escalated=escalated))
+        deadline=row.get("respond_by"), since=now, escalated=escalated,
+        rank=_tier_rank(rs, row.get("tier")), bypass=_bypass(row)))
 
 
 async def route_new_ticket(ctx: tickets.LineContext, row: dict[str, Any], actor: str) -> dict[str, Any]:
@@ -209,41 +302,91 @@ async def route_new_ticket(ctx: tickets.LineContext, row: dict[str, Any], actor:
     return result
 
 
-async def drain_queue(line_key: str, actor: str, limit: int = DRAIN_LIMIT) -> int:
-    """Route the line's waiting tickets again, in order (tier, then deadline); inside a
-    transaction. Returns how many got offers."""
-    waiting = await GdDispatchQueue.select().where(GdDispatchQueue.line_key == line_key).order_by(
-        GdDispatchQueue.tier).order_by(GdDispatchQueue.deadline).order_by(GdDispatchQueue.id).limit(limit)
-    routed = 0
-    from piccolo.engine.sqlite import SQLiteEngine
+# --- the queue -------------------------------------------------------------------------------
 
-    sqlite = isinstance(GdTicket._meta.db, SQLiteEngine)
-    for item in waiting:
-        found = await _try_lock(item["ticket_id"], sqlite)
-        if found is None:
+# bypass tiers first, then the tier's place in the ruleset, then the deadline (none last, on
+# both engines), then who waited longest
+_ORDER = "bypass DESC, rank, deadline IS NULL, deadline, id"
+
+
+async def queued(line_key: str | None = None, limit: int = DRAIN_SCAN) -> list[dict[str, Any]]:
+    """The waiting tickets in the order they are routed again."""
+    where = "WHERE line_key = {} " if line_key is not None else ""
+    args = [line_key] if line_key is not None else []
+    return [dict(r) for r in await GdDispatchQueue.raw(
+        f"SELECT * FROM gd_dispatch_queue {where}ORDER BY {_ORDER} LIMIT {int(limit)}", *args)]
+
+
+async def drain(actor: str, freed: Iterable[str] | None = None, routes: int = DRAIN_ROUTES,
+                scan: int = DRAIN_SCAN) -> int:
+    """Route waiting tickets again, of every line, in queue order; inside a transaction.
+
+    `freed`: the engineers who just came free (closed or gave back a ticket, came on shift,
+    were imported or changed). A waiting ticket only becomes placeable through someone who
+    changed, so with `freed` a ticket is routed only when one of them passes its pool (a
+    check among those few, before any lock), and the drain stops once their free capacity
+    is offered out (one offer per free slot, so the head of the queue gets it first).
+    Tickets that cannot be placed are skipped, not waited on: at most `scan` waiting tickets
+    are looked at and at most `routes` routed in full. Returns how many got offers."""
+    sqlite = _sqlite()
+    keys = sorted(set(freed)) if freed is not None else None
+    people: dict[str, dict[str, Any]] = {}
+    if keys is not None:
+        people = {e["id"]: e for e in await engineers.routing_engineers(keys=keys)}
+        if not people:
+            return 0
+    waiting = [tickets._load(dict(r)) for r in await GdTicket.raw(
+        "SELECT q.id AS queue_id, t.* FROM gd_dispatch_queue q JOIN gd_ticket t ON t.id = q.ticket_id "
+        f"ORDER BY {', '.join('q.' + c for c in _ORDER.split(', '))} LIMIT {int(scan)}")]
+    contexts: dict[tuple[str, int], tickets.LineContext] = {}
+    spoken: Counter[str] = Counter()  # offers made in this drain, per engineer
+    free: dict[str, int] = {}
+    routed = 0
+    for hint in waiting:
+        if routes <= 0 or (keys is not None and not people):
+            break  # the budget is spent, or the freed capacity is offered out
+        at = (hint["line_key"], int(hint["form_version"]))
+        if at not in contexts:
+            contexts[at] = await tickets._context(*at)
+        ctx = contexts[at]
+        bypass = _bypass(hint)
+        now = now_utc()
+        if keys is not None and ctx.rules is not None and hint["assignee"] is None:
+            check = list(people.values())
+            d = ctx.rules.route(_rules_ticket(hint), _lifted(check) if bypass else check, now)
+            if not any(c.rank is not None for c in d.candidates):
+                continue  # none of the freed engineers can take it (a hint: re-checked below)
+        row = await _try_lock(hint["id"], sqlite)
+        if row is None:
+            continue  # someone is claiming or moving it
+        if row["assignee"] is not None or _closed(ctx, row["state"]) or ctx.rules is None:
+            await GdDispatchQueue.delete().where(GdDispatchQueue.id == hint["queue_id"])
             continue
-        row = found
-        ctx = await tickets._context(row["line_key"], row["form_version"])
-        if row["assignee"] is not None or _closed(ctx, row["state"]):
-            await GdDispatchQueue.delete().where(GdDispatchQueue.id == item["id"])
-            continue
-        rec = Record(row, actor, now_utc())
+        routes -= 1
         prior = await _offers(row["id"])
-        result = await route(ctx, rec, reason="requeue", exclude=_put_back_excluded(prior, None),
+        full = {e for e, n in spoken.items() if not bypass and n >= free.get(e, 0)}
+        rec = Record(row, actor, now)
+        result = await route(ctx, rec, reason="requeue", exclude=_put_back_excluded(prior, None) | full,
                              store_if_none=False)
         await rec.save()
-        routed += bool(result.get("offered"))
+        chosen = result.get("offered") or []
+        routed += bool(chosen)
+        if chosen:  # a bypass tier may go over the spoken-for slots, but it takes one
+            for r in await GdEngineer.select(GdEngineer.key, GdEngineer.load, GdEngineer.max_load).where(
+                    GdEngineer.key.is_in(chosen)):
+                free[r["key"]] = max(0, int(r["max_load"]) - int(r["load"]))
+                spoken[r["key"]] += 1
+                if r["key"] in people and spoken[r["key"]] >= free[r["key"]]:
+                    del people[r["key"]]
     return routed
 
 
-async def drain_all_queues(db: Database, settings: Settings, actor: str) -> int:
-    """Route every line's waiting tickets again (an engineer came on shift or freed up)."""
-    lines = {r["line_key"] for r in await GdDispatchQueue.select(GdDispatchQueue.line_key)}
-    routed = 0
-    for line in sorted(lines):
-        async with db.transaction():
-            routed += await drain_queue(line, actor)
-    return routed
+async def drain_all_queues(db: Database, settings: Settings, actor: str,
+                           freed: Iterable[str] | None = None) -> int:
+    """Route waiting tickets again in their own transaction (someone came on shift or
+    freed up, outside a ticket's transaction)."""
+    async with db.transaction():
+        return await drain(actor, freed)
 
 
 # --- hooks the ticket service calls -------------------------------------------------------
@@ -258,24 +401,52 @@ async def on_state_change(ctx: tickets.LineContext, row: dict[str, Any], old: st
     now = now_utc()
     assignee = row.get("assignee")
     if now_closed:
-        await GdOffer.update({GdOffer.state: "withdrawn", GdOffer.closed_at: now}).where(
-            (GdOffer.ticket_id == row["id"]) & (GdOffer.state == "live"))
+        await _withdraw_live(row["id"], now)
         await GdDispatchQueue.delete().where(GdDispatchQueue.ticket_id == row["id"])
         if assignee:
             await engineers.adjust_loads({assignee: -1}, now)
-            await drain_queue(row["line_key"], "dispatch")
+            await drain("dispatch", {assignee})
     elif assignee:
         await engineers.adjust_loads({assignee: +1}, now)
 
 
 async def on_assignee_change(row: dict[str, Any], old: str | None, new: str | None) -> None:
-    """Inside a transaction that sets the assignee directly (PATCH): move the load."""
+    """Inside a transaction that sets the assignee directly (PATCH): move the load (a
+    dispatcher's decision: not held to max_load) and route the queue for who freed up."""
     now = now_utc()
     await engineers.adjust_loads({k: d for k, d in ((old, -1), (new, +1)) if k}, now)
-    await GdOffer.update({GdOffer.state: "withdrawn", GdOffer.closed_at: now}).where(
-        (GdOffer.ticket_id == row["id"]) & (GdOffer.state == "live"))
+    await _withdraw_live(row["id"], now)
     if new:
         await GdDispatchQueue.delete().where(GdDispatchQueue.ticket_id == row["id"])
+    else:  # unassigned: put back, routed to others (the PATCH writes the ticket's events)
+        ctx = await tickets._context(row["line_key"], row["form_version"])
+        if not _closed(ctx, row["state"]):
+            prior = await _offers(row["id"])
+            await route(ctx, Record(dict(row), "dispatch", now), reason="unassign", record=False,
+                        exclude=_put_back_excluded(prior, None) | ({old} if old else set()))
+    if old:
+        await drain("dispatch", {old})
+
+
+async def on_event(row: dict[str, Any], etype: str, data: dict[str, Any], actor: str,
+                   now: dt.datetime) -> None:
+    """Inside the transaction that records an event: a `scan_checkin` (QR check-in) by the
+    assigned engineer that carries a location moves the engineer there."""
+    if etype != "scan_checkin" or not actor or actor != row.get("assignee"):
+        return
+    raw = data.get("location")
+    if raw is None and "lat" in data and "lon" in data:
+        raw = {"lat": data["lat"], "lon": data["lon"]}
+    if raw is None:
+        return
+    loc = engineers._location(raw)
+    if loc is None:
+        raise invalid("签到位置应为 {lat, lon}（纬度 -90..90，经度 -180..180）",
+                      "the check-in location must be {lat, lon} (lat -90..90, lon -180..180)",
+                      [FieldError(key="location", message_zh="位置无效", message_en="invalid location")])
+    await GdEngineer.update({GdEngineer.location: loc, GdEngineer.location_at: now,
+                             GdEngineer.updated_at: now}).where(GdEngineer.key == actor)
+    await engineers.touch([actor])
 
 
 # --- claim, decline, release -------------------------------------------------------------
@@ -293,9 +464,41 @@ def _no_offer(ticket_id: int) -> ApiError:
                     {"ticket": ticket_id})
 
 
+async def _refuse_claim(settings: Settings, ticket_id: int, me: str, now: dt.datetime) -> ApiError:
+    found = await GdTicket.select(GdTicket.assignee).where(GdTicket.id == ticket_id)
+    if not found:
+        return not_found("工单", "ticket", ticket_id)
+    if found[0]["assignee"]:
+        return _taken(found[0]["assignee"], me)
+    live = await GdOffer.select(GdOffer.expires_at).where(
+        (GdOffer.ticket_id == ticket_id) & (GdOffer.engineer == me) & (GdOffer.state == "live"))
+    expired = [a for a in (_aware(o["expires_at"]) for o in live) if a is not None and a <= now]
+    if expired:
+        at = max(expired).astimezone(ZoneInfo(settings.timezone))
+        return conflict(f"你的派单邀请已于 {at:%H:%M} 过期（接单时限已到），工单将改派给其他人",
+                        f"your offer expired at {at:%H:%M} (the claim window ended); the ticket "
+                        "goes to the next engineers",
+                        {"ticket": ticket_id, "expires_at": at.isoformat(timespec="seconds")})
+    return _no_offer(ticket_id)
+
+
+def _full(load: int, max_load: int, bypass: bool) -> ApiError:
+    if bypass:
+        return conflict(f"你手上已有 {load} 张未结工单，紧急工单也最多超出负载上限 {max_load} 张 "
+                        f"{BYPASS_OVER} 张，请先完成或退回一张",
+                        f"you hold {load} open tickets; even an emergency may exceed your max_load "
+                        f"of {max_load} by only {BYPASS_OVER}: finish or release one first",
+                        {"load": load, "max_load": max_load})
+    return conflict(f"你手上已有 {load} 张未结工单，达到负载上限 {max_load}，请先完成或退回一张",
+                    f"you hold {load} open tickets, your max_load of {max_load}: finish or release "
+                    "one first", {"load": load, "max_load": max_load})
+
+
 async def claim(db: Database, settings: Settings, ticket_id: int, user: CurrentUser,
                 channel: str = "app") -> dict[str, Any]:
-    """The first engineer with a live offer gets the ticket; everyone else gets 409."""
+    """The first engineer with a live, unexpired offer and room under max_load gets the
+    ticket; everyone else gets 409. The claim is the first response: the ticket's timers
+    are re-armed (the respond clock stops) in the same transaction."""
     _channel(channel)
     me = user.name
     async with db.transaction():
@@ -303,47 +506,53 @@ async def claim(db: Database, settings: Settings, ticket_id: int, user: CurrentU
         rows = await GdTicket.raw(
             "UPDATE gd_ticket SET assignee = {}, version = version + 1, updated_at = {} "
             "WHERE id = {} AND assignee IS NULL AND EXISTS (SELECT 1 FROM gd_offer o "
-            "WHERE o.ticket_id = gd_ticket.id AND o.engineer = {} AND o.state = 'live') RETURNING *",
-            me, now, ticket_id, me)
+            "WHERE o.ticket_id = gd_ticket.id AND o.engineer = {} AND o.state = 'live' "
+            "AND (o.expires_at IS NULL OR o.expires_at > {})) RETURNING *",
+            me, now, ticket_id, me, now)
         if not rows:
-            found = await GdTicket.select(GdTicket.assignee).where(GdTicket.id == ticket_id)
-            if not found:
-                raise not_found("工单", "ticket", ticket_id)
-            if found[0]["assignee"]:
-                raise _taken(found[0]["assignee"], me)
-            raise _no_offer(ticket_id)
+            raise await _refuse_claim(settings, ticket_id, me, now)
         row = tickets._load(dict(rows[0]))
+        bypass = _bypass(row)
+        # the load limit, atomically: a second claim at the limit re-checks after the first
+        took = await GdEngineer.raw(
+            "UPDATE gd_engineer SET load = load + 1 WHERE key = {} AND load < max_load + {} RETURNING load",
+            me, BYPASS_OVER if bypass else 0)
+        if not took:
+            found = await GdEngineer.select(GdEngineer.load, GdEngineer.max_load).where(GdEngineer.key == me)
+            if not found:
+                raise _no_offer(ticket_id)
+            raise _full(int(found[0]["load"]), int(found[0]["max_load"]), bypass)  # rolls back
         offers = await GdOffer.update({GdOffer.state: "claimed", GdOffer.closed_at: now}).where(
             (GdOffer.ticket_id == ticket_id) & (GdOffer.engineer == me) & (GdOffer.state == "live")
         ).returning(GdOffer.round)
-        withdrawn = await GdOffer.update({GdOffer.state: "withdrawn", GdOffer.closed_at: now}).where(
-            (GdOffer.ticket_id == ticket_id) & (GdOffer.state == "live")).returning(GdOffer.engineer)
-        await _count_assignment(me, row, now)
+        withdrawn = await _withdraw_live(ticket_id, now)
+        await _count_assignment(me, row, now, counted=True)
         await GdDispatchQueue.delete().where(GdDispatchQueue.ticket_id == ticket_id)
         rec = Record(row, me, now)
         rec.event("claimed", channel, {"assignee": None}, {"assignee": me},
-                  {"round": offers[0]["round"] if offers else None,
-                   "withdrawn": sorted(w["engineer"] for w in withdrawn)})
+                  {"round": offers[0]["round"] if offers else None, "withdrawn": withdrawn})
         await rec.save()
         ctx = await tickets._context(row["line_key"], row["form_version"])
-    return tickets.ticket_out(row, settings, ctx.machine)
+        # the first claim is the first response: respond warnings and breach are cancelled
+        await tickets._rearm(settings, ctx, ticket_id, row["state"], now)
+    return tickets.ticket_out(await tickets._get_row(ticket_id), settings, ctx.machine)
 
 
 async def _count_assignment(key: str, row: dict[str, Any], now: dt.datetime,
-                            previous: str | None = None) -> None:
-    """The engineer takes the ticket (from `previous`, whose load drops): load + 1, recent
-    assignments (for fatigue), idle clock. Both loads change in one call, in key order, so
-    two opposite reassignments never deadlock."""
-    await engineers.adjust_loads({key: +1, **({previous: -1} if previous else {})}, now)
+                            previous: str | None = None, counted: bool = False) -> None:
+    """The engineer takes the ticket (from `previous`, whose load drops): load + 1 (unless
+    the claim already `counted` it), recent assignments (for fatigue), idle clock. Both loads
+    change in one call, in key order, so two opposite reassignments never deadlock."""
+    deltas = {**({} if counted else {key: +1}), **({previous: -1} if previous else {})}
+    await engineers.adjust_loads(deltas, now)
     found = await GdEngineer.select(GdEngineer.recent).where(GdEngineer.key == key).output(load_json=True)
     recent = (found[0]["recent"] if found else None) or []
     if isinstance(recent, str):
-        import json
-
         recent = json.loads(recent)
     recent = [_scalar_fields(row), *recent][:RECENT_KEEP]
     await GdEngineer.update({GdEngineer.recent: recent, GdEngineer.idle_since: now}).where(
         GdEngineer.key == key)
+    await engineers.touch([key])
 
 
 async def decline(db: Database, settings: Settings, ticket_id: int, user: CurrentUser,
@@ -395,7 +604,7 @@ async def release(db: Database, settings: Settings, ticket_id: int, user: Curren
         prior = await _offers(ticket_id)
         result = await route(ctx, rec, reason="release", exclude=_put_back_excluded(prior, None) | {holder})
         await rec.save()
-        await drain_queue(row["line_key"], user.name)
+        await drain(user.name, {holder})
     return {"ticket": tickets.ticket_out(await tickets._get_row(ticket_id), settings, ctx.machine),
             "routing": result}
 
@@ -403,10 +612,36 @@ async def release(db: Database, settings: Settings, ticket_id: int, user: Curren
 # --- reoffer and escalation ----------------------------------------------------------------
 
 
+async def _reoffer(ctx: tickets.LineContext, rec: Record, channel: str) -> dict[str, Any]:
+    """The one code path of a claim time-out, from the timer or a dispatcher: expire the
+    live offers, offer the next candidates not yet offered, or, after the pool's
+    `after N reoffers`, escalate (the caller holds the ticket's lock and saves `rec`)."""
+    ticket_id = rec.row["id"]
+    expired = await GdOffer.update({GdOffer.state: "expired", GdOffer.closed_at: rec.now}).where(
+        (GdOffer.ticket_id == ticket_id) & (GdOffer.state == "live")).returning(GdOffer.engineer)
+    await _cancel_claim_timeouts(ticket_id)
+    if expired:
+        rec.event("offer_expired", channel, None, None,
+                  {"engineers": sorted(e["engineer"] for e in expired)})
+    decisions = await GdDispatchDecision.select().where(
+        GdDispatchDecision.ticket_id == ticket_id).order_by(GdDispatchDecision.id).output(load_json=True)
+    done = sum(1 for d in decisions if d["reason"] == "reoffer")
+    last = decisions[-1]["decision"] if decisions else {}
+    if isinstance(last, str):
+        last = json.loads(last)
+    limit = last.get("escalate_after")
+    if limit is not None and done >= int(limit):
+        return await _escalate(ctx, rec, last, channel, done)
+    prior = await _offers(ticket_id)
+    result = await route(ctx, rec, reason="reoffer", channel=channel,
+                         exclude={o["engineer"] for o in prior})
+    result["reoffers"] = done + 1
+    return result
+
+
 async def reoffer(db: Database, settings: Settings, ticket_id: int, actor: str,
                   channel: str = "timer") -> dict[str, Any]:
-    """An offer timed out: expire the live offers and offer the next candidates not yet
-    offered; after the pool's `after N reoffers`, escalate to its target instead."""
+    """A dispatcher (or a client of the time engine) ends the claim window now."""
     _channel(channel)
     async with db.transaction():
         row = await _lock(ticket_id)
@@ -415,34 +650,36 @@ async def reoffer(db: Database, settings: Settings, ticket_id: int, actor: str,
         ctx = await tickets._context(row["line_key"], row["form_version"])
         if _closed(ctx, row["state"]):
             raise conflict("工单已结案", "the ticket is closed")
-        now = now_utc()
-        rec = Record(row, actor, now)
-        expired = await GdOffer.update({GdOffer.state: "expired", GdOffer.closed_at: now}).where(
-            (GdOffer.ticket_id == ticket_id) & (GdOffer.state == "live")).returning(GdOffer.engineer)
-        if expired:
-            rec.event("offer_expired", channel, None, None,
-                      {"engineers": sorted(e["engineer"] for e in expired)})
-        decisions = await GdDispatchDecision.select().where(
-            GdDispatchDecision.ticket_id == ticket_id).order_by(GdDispatchDecision.id).output(load_json=True)
-        done = sum(1 for d in decisions if d["reason"] == "reoffer")
-        last = decisions[-1]["decision"] if decisions else {}
-        if isinstance(last, str):
-            import json
-
-            last = json.loads(last)
-        limit = last.get("escalate_after")
-        if limit is not None and done >= int(limit):
-            result = await _escalate(rec, last, channel, done)
-        else:
-            prior = await _offers(ticket_id)
-            result = await route(ctx, rec, reason="reoffer", channel=channel,
-                                 exclude={o["engineer"] for o in prior})
-            result["reoffers"] = done + 1
+        rec = Record(row, actor, now_utc())
+        result = await _reoffer(ctx, rec, channel)
         await rec.save()
     return {"ticket": ticket_id, **result}
 
 
-async def _escalate(rec: Record, last: dict[str, Any], channel: str, done: int) -> dict[str, Any]:
+async def reoffer_on_timeout(*, ticket_id: int, offer: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
+    """The scheduler's `claim_timeout` handler, inside the firing transaction (the ticket is
+    locked): when the offers of the timer's round are still live, end their claim window
+    (`_reoffer`, channel `timer`). A stale timer (claimed, closed, declined and routed
+    again, withdrawn) does nothing."""
+    row = await _lock(ticket_id)
+    if row["assignee"]:
+        return {"ticket": ticket_id, "stale": "assigned"}
+    ctx = await tickets._context(row["line_key"], row["form_version"])
+    if _closed(ctx, row["state"]):
+        return {"ticket": ticket_id, "stale": "closed"}
+    live = await GdOffer.select(GdOffer.round).where(
+        (GdOffer.ticket_id == ticket_id) & (GdOffer.state == "live"))
+    round_ = offer.get("round")
+    if not live or (round_ is not None and not any(int(o["round"]) == int(round_) for o in live)):
+        return {"ticket": ticket_id, "stale": "no_live_offer"}
+    rec = Record(row, "timer", now)
+    result = await _reoffer(ctx, rec, "timer")
+    await rec.save()
+    return {"ticket": ticket_id, **result}
+
+
+async def _escalate(ctx: tickets.LineContext, rec: Record, last: dict[str, Any], channel: str,
+                    done: int) -> dict[str, Any]:
     target = last.get("escalate_to") or {"kind": "supervisor", "name": None}
     person: str | None = None
     if target.get("kind") == "supervisor":
@@ -455,10 +692,114 @@ async def _escalate(rec: Record, last: dict[str, Any], channel: str, done: int) 
                 break
     elif target.get("kind") == "role":
         person = target.get("name")
-    await _enqueue(rec.row, escalated=True)
+    await _enqueue(ctx.rules, rec.row, rec.now, escalated=True)
     rec.event("escalated", channel, None, {"to": target, "person": person},
               {"after_reoffers": done, "pool": last.get("pool")})
     return {"escalated": True, "to": target, "person": person, "reoffers": done}
+
+
+# --- shifts -------------------------------------------------------------------------------
+
+
+def _minutes(hhmm: str) -> int:
+    h, m = hhmm.split(":")
+    return int(h) * 60 + int(m)
+
+
+def in_shift(shifts: list[list[str]], local: dt.datetime) -> bool:
+    """Whether the local time falls in one of the daily windows ([start, end); a window
+    whose end is before its start crosses midnight; equal ends mean all day)."""
+    t = local.hour * 60 + local.minute
+    for start_s, end_s in shifts:
+        start, end = _minutes(start_s), _minutes(end_s)
+        if start == end or (start < end and start <= t < end) or (start > end and (t >= start or t < end)):
+            return True
+    return False
+
+
+async def go_off_shift(key: str, actor: str, now: dt.datetime, scheduled: bool = False) -> bool:
+    """In a transaction: the engineer goes off shift; their live offers are withdrawn and
+    each ticket left without a live offer is routed again. Locks the tickets first (the
+    order every change of a ticket takes), then the engineer. False when there is no such
+    engineer."""
+    tickets_ = sorted({o["ticket_id"] for o in await GdOffer.select(GdOffer.ticket_id).where(
+        (GdOffer.engineer == key) & (GdOffer.state == "live"))})
+    rows = {tid: await _lock(tid) for tid in tickets_}
+    values: dict[Any, Any] = {GdEngineer.on_shift: False, GdEngineer.updated_at: now}
+    if scheduled:
+        values[GdEngineer.shift_state] = False
+    changed = await GdEngineer.update(values).where(GdEngineer.key == key).returning(GdEngineer.key)
+    if not changed:
+        return False
+    await engineers.touch([key])
+    for tid, row in rows.items():
+        gone = await GdOffer.update({GdOffer.state: "withdrawn", GdOffer.closed_at: now}).where(
+            (GdOffer.ticket_id == tid) & (GdOffer.engineer == key) & (GdOffer.state == "live")
+        ).returning(GdOffer.id)
+        if not gone:
+            continue
+        rec = Record(row, actor, now)
+        rec.event("offer_withdrawn", "timer" if scheduled else "app", None, None,
+                  {"engineers": [key], "why": "off_shift"})
+        prior = await _offers(tid)
+        if row["assignee"] is None and not any(o["state"] == "live" for o in prior):
+            ctx = await tickets._context(row["line_key"], row["form_version"])
+            if not _closed(ctx, row["state"]):
+                await _cancel_claim_timeouts(tid)
+                await route(ctx, rec, reason="off_shift", exclude=_put_back_excluded(prior, None) | {key})
+        await rec.save()
+    return True
+
+
+_SHIFT_SEEN: dict[int, str] = {}  # per database: the minute last checked
+
+
+async def shift_tick(db: Database, settings: Settings, now: dt.datetime) -> dict[str, list[str]]:
+    """Put engineers on and off shift from their schedule (`shifts`, in GONGDAN_TIMEZONE).
+    The schedule is applied when it differs from what it last applied (`shift_state`), so a
+    manual on/off-shift holds until the next boundary. Coming on shift routes the queues."""
+    local = now.astimezone(ZoneInfo(settings.timezone))
+    mark = local.strftime("%Y%m%d%H%M")
+    if _SHIFT_SEEN.get(id(db)) == mark:  # schedules are to the minute: once a minute
+        return {"on": [], "off": []}
+    _SHIFT_SEEN[id(db)] = mark
+    rows = [dict(r) for r in await GdEngineer.raw(
+        "SELECT key, shifts, shift_state FROM gd_engineer WHERE active "
+        "AND CAST(shifts AS TEXT) NOT IN ('[]', '')")]
+    on: list[str] = []
+    off: list[str] = []
+    for r in rows:
+        shifts = r["shifts"]
+        if isinstance(shifts, str):
+            shifts = json.loads(shifts)
+        if not shifts:
+            continue
+        want = in_shift(shifts, local)
+        state = r["shift_state"]
+        if state is None or bool(state) != want:
+            (on if want else off).append(r["key"])
+    if on:
+        async with db.transaction():
+            came = await GdEngineer.update({GdEngineer.on_shift: True, GdEngineer.shift_state: True,
+                                            GdEngineer.updated_at: now}).where(
+                GdEngineer.key.is_in(on) & ((GdEngineer.shift_state.is_null())
+                                            | (GdEngineer.shift_state == False))  # noqa: E712
+            ).returning(GdEngineer.key, GdEngineer.load)
+            await GdEngineer.update({GdEngineer.idle_since: now}).where(
+                GdEngineer.key.is_in([c["key"] for c in came if int(c["load"]) == 0] or [""]))
+            await engineers.touch([c["key"] for c in came])
+            on = sorted(c["key"] for c in came)
+        if on:
+            await drain_all_queues(db, settings, "timer", on)
+    for key in off:
+        async with db.transaction():
+            await go_off_shift(key, "timer", now, scheduled=True)
+    return {"on": on, "off": sorted(off)}
+
+
+async def dispatch_tick(db: Database, settings: Settings, now: dt.datetime) -> None:
+    """Dispatch's periodic work, called by the timer scheduler on each tick."""
+    await shift_tick(db, settings, now)
 
 
 # --- manual moves ---------------------------------------------------------------------------
@@ -489,7 +830,8 @@ def _need_reason(reason: str) -> str:
 async def reassign(db: Database, settings: Settings, ticket_id: int, engineer: str, reason: str,
                    user: CurrentUser, channel: str = "app", *, transfer_to: str | None = None
                    ) -> dict[str, Any]:
-    """Give the ticket to `engineer` (a dispatcher's decision), with a reason, on the record."""
+    """Give the ticket to `engineer` (a dispatcher's decision, not held to max_load), with a
+    reason, on the record; the engineer it leaves frees up, so the queues are routed."""
     _channel(channel)
     reason = _need_reason(reason)
     async with db.transaction():
@@ -509,14 +851,15 @@ async def reassign(db: Database, settings: Settings, ticket_id: int, engineer: s
         rec = Record(row, user.name, now)
         rec.assign(engineer)
         await _count_assignment(engineer, row, now, previous=old)
-        await GdOffer.update({GdOffer.state: "withdrawn", GdOffer.closed_at: now}).where(
-            (GdOffer.ticket_id == ticket_id) & (GdOffer.state == "live"))
+        await _withdraw_live(ticket_id, now)
         await GdDispatchQueue.delete().where(GdDispatchQueue.ticket_id == ticket_id)
         kind = "transferred" if transfer_to is not None else "reassigned"
         rec.event(kind, channel, {"assignee": old, "team": old_team},
                   {"assignee": engineer, "team": target["team"]},
                   {"reason": reason, "cross_team": old_team != target["team"]})
         await rec.save()
+        if old:
+            await drain(user.name, {old})
     return tickets.ticket_out(await tickets._get_row(ticket_id), settings, ctx.machine)
 
 
@@ -542,12 +885,13 @@ async def transfer(db: Database, settings: Settings, ticket_id: int, team: str, 
         if old:
             rec.assign(None)
             await engineers.adjust_loads({old: -1}, now)
-        await GdOffer.update({GdOffer.state: "withdrawn", GdOffer.closed_at: now}).where(
-            (GdOffer.ticket_id == ticket_id) & (GdOffer.state == "live"))
+        await _withdraw_live(ticket_id, now)
         rec.event("transferred", channel, {"assignee": old, "team": old_team}, {"assignee": None, "team": team},
                   {"reason": reason, "cross_team": old_team != team})
         result = await route(ctx, rec, reason="transfer", team=team, exclude={old} if old else set())
         await rec.save()
+        if old:
+            await drain(user.name, {old})
     out = tickets.ticket_out(await tickets._get_row(ticket_id), settings, ctx.machine)
     return {**out, "routing": result}
 
@@ -576,7 +920,6 @@ async def dispatch_view(settings: Settings, ticket_id: int, why: str | None = No
     row = await tickets._get_row(ticket_id)
     rows = await GdDispatchDecision.select().where(GdDispatchDecision.ticket_id == ticket_id).order_by(
         GdDispatchDecision.id).output(load_json=True)
-    import json
 
     stored = [(r, json.loads(r["decision"]) if isinstance(r["decision"], str) else r["decision"]) for r in rows]
     ids = {c["engineer_id"] for _, d in stored for c in d.get("candidates", [])}
@@ -597,7 +940,8 @@ async def dispatch_view(settings: Settings, ticket_id: int, why: str | None = No
         out.append({"id": r["id"], "at": tickets.iso(r["at"], tz), "reason": r["reason"], "round": r["round"],
                     "actor": r["actor"], "pool": r["pool"], "tier": r["tier"], **{
                         k: d.get(k) for k in ("offered", "rules_offered", "considered", "excluded",
-                                              "claim_within", "escalate_after", "escalate_to", "team")},
+                                              "claim_within", "escalate_after", "escalate_to", "team",
+                                              "bypass_queue", "load_limit_lifted")},
                     "candidates": candidates,
                     "summary": {"zh": summary.zh, "en": summary.en},
                     "report": {"zh": report.zh, "en": report.en}})
@@ -629,8 +973,12 @@ async def offers_for(settings: Settings, key: str) -> list[dict[str, Any]]:
     tz = tickets.ZoneInfo(settings.timezone)
     live = await GdOffer.select().where((GdOffer.engineer == key) & (GdOffer.state == "live")).order_by(
         GdOffer.id)
+    now = now_utc()
     out = []
     for o in live:
+        expires = _aware(o["expires_at"])
+        if expires is not None and expires <= now:
+            continue  # the claim window is over (its timer is about to offer it to others)
         t = await tickets._get_row(o["ticket_id"])
         out.append({"ticket": t["id"], "number": t["number"], "line": t["line_key"], "tier": t["tier"],
                     "title": (t["fields"] or {}).get("title"), "round": o["round"],

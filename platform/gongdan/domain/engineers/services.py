@@ -20,6 +20,7 @@ from gongdan.regions import is_region_code, region_codes
 from gongdan.settings import Settings
 from gongdan.store.engine import Database
 from gongdan.store.tables import GdCounter, GdEngineer, GdUser
+from gongdan.timers import clock
 
 EDITORS = ("admin", "dispatcher")
 SHIFT_EDITORS = ("admin", "dispatcher", "supervisor")
@@ -32,7 +33,8 @@ _KEY = re.compile(r"^[A-Za-z0-9_.\-\u4e00-\u9fff]{1,100}$")
 
 
 def now_utc() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+    """The platform's (injectable) clock."""
+    return clock.now()
 
 
 def _load_json(row: dict[str, Any]) -> dict[str, Any]:
@@ -325,12 +327,18 @@ async def routing_index() -> tuple[Any, list[dict[str, Any]]]:
     return await _roster().current()
 
 
-async def routing_engineers(team: str | None = None) -> list[dict[str, Any]]:
-    """Every active engineer as the rules see them (fresh from the database)."""
+async def routing_engineers(team: str | None = None, keys: list[str] | None = None
+                            ) -> list[dict[str, Any]]:
+    """Every active engineer (of `team`, or among `keys`) as the rules see them (fresh from
+    the database); people flagged by org sync as having left are never routed to."""
     query = GdEngineer.select().where(
         (GdEngineer.active == True) & (GdEngineer.org_status == ""))  # noqa: E712 - SQL, not Python
     if team is not None:
         query = query.where(GdEngineer.team == team)
+    if keys is not None:
+        if not keys:
+            return []
+        query = query.where(GdEngineer.key.is_in(list(keys)))
     return [for_rules(_load_json(r)) for r in await query.output(load_json=True)]
 
 
@@ -385,7 +393,7 @@ async def create_engineer(db: Database, settings: Settings, body: dict[str, Any]
     if values.get("on_shift"):
         from gongdan.domain.dispatch import services as dispatch
 
-        await dispatch.drain_all_queues(db, settings, "engineers")
+        await dispatch.drain_all_queues(db, settings, "engineers", [values["key"]])
     return engineer_out(await get_row(values["key"]), settings)
 
 
@@ -395,22 +403,33 @@ async def update_engineer(db: Database, settings: Settings, key: str, body: dict
     if "id" in body:
         raise invalid("工号不能修改", "the id cannot be changed", [_err("id", "工号不能修改", "read-only")])
     values = check_values(body, creating=False)
+    from gongdan.domain.dispatch import services as dispatch
+
     async with db.transaction():
         row = await get_row(key)
         if not values:
             return engineer_out(row, settings)
+        now = now_utc()
+        if (values.get("on_shift") is False and row["on_shift"]) or (
+                values.get("active") is False and row["active"]):
+            # off shift (a deactivated engineer too): their live offers are withdrawn, locking
+            # those tickets before the engineer
+            await dispatch.go_off_shift(key, "engineers", now)
         update: dict[Any, Any] = {getattr(GdEngineer, k): v for k, v in values.items()}
-        update[GdEngineer.updated_at] = now_utc()
+        update[GdEngineer.updated_at] = now
         if "location" in values:
-            update[GdEngineer.location_at] = now_utc()
+            update[GdEngineer.location_at] = now
+        if "shifts" in values and values["shifts"] != row["shifts"]:
+            update[GdEngineer.shift_state] = None  # a new schedule applies at the next tick
+        if values.get("on_shift") and not row["on_shift"] and row["load"] == 0:
+            update[GdEngineer.idle_since] = now
         await GdEngineer.update(update).where(GdEngineer.key == key)
         await touch([key])
         if "name" in values:
             await GdUser.update({GdUser.display_name: values["name"]}).where(GdUser.name == key)
-    if values.get("on_shift") or "max_load" in values or "skills" in values:
-        from gongdan.domain.dispatch import services as dispatch
-
-        await dispatch.drain_all_queues(db, settings, "engineers")
+    if set(values) & {"on_shift", "max_load", "skills", "team", "region", "location",
+                      "certifications", "active"}:
+        await dispatch.drain_all_queues(db, settings, "engineers", [key])
     return engineer_out(await get_row(key), settings)
 
 
@@ -437,18 +456,22 @@ async def set_shift(db: Database, settings: Settings, key: str, on: bool, user: 
     """Come on or go off shift; coming on routes the waiting queues again."""
     if user.role not in SHIFT_EDITORS and user.name != key:
         raise ApiError(403, "只能更改自己的在班状态", "you may only change your own shift state")
+    from gongdan.domain.dispatch import services as dispatch
+
     now = now_utc()
     async with db.transaction():
         row = await get_row(key)
-        values: dict[Any, Any] = {GdEngineer.on_shift: on, GdEngineer.updated_at: now}
-        if on and not row["on_shift"] and row["load"] == 0:
-            values[GdEngineer.idle_since] = now
-        await GdEngineer.update(values).where(GdEngineer.key == key)
-        await touch([key])
+        if not on:
+            # their live offers are withdrawn; a ticket left without one is routed again
+            await dispatch.go_off_shift(key, user.name, now)
+        else:
+            values: dict[Any, Any] = {GdEngineer.on_shift: on, GdEngineer.updated_at: now}
+            if not row["on_shift"] and row["load"] == 0:
+                values[GdEngineer.idle_since] = now
+            await GdEngineer.update(values).where(GdEngineer.key == key)
+            await touch([key])
     if on:
-        from gongdan.domain.dispatch import services as dispatch
-
-        await dispatch.drain_all_queues(db, settings, user.name)
+        await dispatch.drain_all_queues(db, settings, user.name, [key])
     return engineer_out(await get_row(key), settings)
 
 
@@ -471,7 +494,9 @@ async def import_engineers(db: Database, settings: Settings, data: bytes, filena
     now = now_utc()
     created = updated = 0
     async with db.transaction():
-        existing = {r["key"]: r for r in await GdEngineer.select(GdEngineer.key)}
+        existing = {r["key"]: r for r in await GdEngineer.select(
+            GdEngineer.key, GdEngineer.location, GdEngineer.shifts).where(
+            GdEngineer.key.is_in([e["id"] for e in result.engineers])).output(load_json=True)}
         users = {r["name"]: r["role"] for r in await GdUser.select(GdUser.name, GdUser.role).where(
             GdUser.name.is_in([e["id"] for e in result.engineers]))}
         bad = [(n, e["id"]) for n, e in enumerate(result.engineers, 2)
@@ -482,15 +507,19 @@ async def import_engineers(db: Database, settings: Settings, data: bytes, filena
                                          message_en=f"id {i} is a user with another role")
                            for n, i in bad])
         for e in result.engineers:
-            values = {"key": e["id"], "name": e["name"], "skills": e["skills"],
-                      "certifications": e["certifications"], "team": e["team"],
-                      "supervisor": e["supervisor"], "region": e.get("region"),
-                      "location": e.get("location"), "shifts": e["shifts"],
-                      "max_load": e["max_load"], "phone": e.get("phone", "")}
+            # only what the file gives: a missing column or a blank cell keeps the stored value
+            values = {"key": e["id"], **{k: v for k, v in e.items() if k != "id"}}
             if e["id"] in existing:
+                old = existing[e["id"]]
                 update = {getattr(GdEngineer, k): v for k, v in values.items() if k != "key"}
                 update[GdEngineer.updated_at] = now
+                if "location" in values and values["location"] != _load_json(dict(old))["location"]:
+                    update[GdEngineer.location_at] = now
+                if "shifts" in values and values["shifts"] != _load_json(dict(old))["shifts"]:
+                    update[GdEngineer.shift_state] = None  # the new schedule applies at the next tick
                 await GdEngineer.update(update).where(GdEngineer.key == e["id"])
+                if "name" in values:
+                    await GdUser.update({GdUser.display_name: values["name"]}).where(GdUser.name == e["id"])
                 updated += 1
             else:
                 if e["id"] not in users:
@@ -499,6 +528,10 @@ async def import_engineers(db: Database, settings: Settings, data: bytes, filena
                 await GdEngineer.insert(GdEngineer(**_defaults(values, now)))
                 created += 1
         await touch([e["id"] for e in result.engineers])
+    from gongdan.domain.dispatch import services as dispatch
+
+    # skills, teams, places or limits may have changed: waiting tickets are routed again
+    await dispatch.drain_all_queues(db, settings, "import", [e["id"] for e in result.engineers])
     return {"created": created, "updated": updated, "total": created + updated, "imported": created + updated}
 
 

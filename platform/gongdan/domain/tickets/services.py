@@ -683,9 +683,10 @@ async def post_event(
                            GdTicket.version: row["version"] + 1, GdTicket.updated_at: now})
         await GdTicket.update(values).where(GdTicket.id == ticket_id)
         await GdEvent.insert(*events)
-        if state != row["state"]:
-            from gongdan.domain.dispatch import services as dispatch
+        from gongdan.domain.dispatch import services as dispatch
 
+        await dispatch.on_event(row, etype, data, user.name, now)  # a check-in moves the engineer
+        if state != row["state"]:
             await dispatch.on_state_change(ctx, row, row["state"], state)
         if transition is not None or etype in timers.RESPONSE_EVENTS:
             await _rearm(settings, ctx, ticket_id, state, now)

@@ -12,7 +12,7 @@ from gongdan.auth import allowed
 from gongdan.errors import FieldError, invalid
 from gongdan.store.tables import GdTimer
 
-STATES = ("pending", "fired", "cancelled")
+STATES = ("pending", "fired", "skipped", "cancelled")
 
 
 def _iso(v: Any) -> str | None:

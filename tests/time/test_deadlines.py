@@ -130,3 +130,38 @@ async def test_reclassified_ticket_keeps_its_paused_time(tapi: TimeApi) -> None:
     await tapi.run(Scheduler(tapi.db, tapi.settings).tick)
     breaches = await timeline(tapi, t["id"], "sla_breached")
     assert [b["data"]["clock"] for b in breaches] == ["respond"]  # P1's 2h, not resolve
+
+
+async def test_a_changed_calendar_rearms_the_open_tickets_on_it(tapi: TimeApi) -> None:
+    await repair_line_with_rules(tapi)  # 工作日 not defined yet: 24x7, with a warning
+    at(dt.datetime(2026, 12, 4, 17, 0, tzinfo=SH))  # Friday
+    r = await tapi.post("/api/lines/repair/tickets", demo_ticket(1, description="一般问题"))
+    t = r.json()
+    assert t["sla"]["tier"] == "P2"
+    friday_nine = dt.datetime(2026, 12, 4, 21, 0, tzinfo=SH)  # 4h of 24x7
+    assert dt.timedelta(0) <= parse(t["sla"]["respond_by"]) - friday_nine < dt.timedelta(minutes=1)
+    p0 = (await tapi.post("/api/lines/repair/tickets",
+                          demo_ticket(2, description="注塑机停机"))).json()  # P0: no calendar
+    p0_due = await due(tapi, p0["id"], "respond_breach")
+
+    r = await tapi.put("/api/calendars/工作日", OFFICE)
+    assert r.status_code == 201, r.text
+    assert r.json()["rearmed_tickets"] == 1  # the P2 ticket; P0 counts on no calendar
+    monday_noon = dt.datetime(2026, 12, 7, 12, 0, tzinfo=SH)
+    got = parse((await tapi.get(f"/api/tickets/{t['id']}")).json()["sla"]["respond_by"])
+    assert dt.timedelta(0) <= got - monday_noon < dt.timedelta(minutes=1)
+    assert await due(tapi, t["id"], "respond_breach") == got
+    assert await due(tapi, p0["id"], "respond_breach") == p0_due
+    # the old 21:00 breach is cancelled: nothing fires on Friday night
+    from gongdan.timers.scheduler import Scheduler
+
+    at(dt.datetime(2026, 12, 4, 22, 0, tzinfo=SH))
+    await tapi.run(Scheduler(tapi.db, tapi.settings).tick)
+    tl = (await tapi.get(f"/api/tickets/{t['id']}/timeline")).json()["events"]
+    assert [e for e in tl if e["type"] in ("sla_warning", "sla_breached")] == []
+
+    # deleted: back to 24x7, re-armed in the same transaction (due at once)
+    r = await tapi.client.delete("/api/calendars/工作日", headers=tapi._h(None))
+    assert r.status_code == 204, r.text
+    back = await due(tapi, t["id"], "respond_breach")
+    assert dt.timedelta(0) <= back - friday_nine < dt.timedelta(minutes=1)

@@ -252,6 +252,17 @@ class GdCalendar(Table, tablename="gd_calendar"):
     updated_at = Timestamptz()
 
 
+class GdLease(Table, tablename="gd_lease"):
+    """A named lease, held by one process until `expires_at` (on SQLite, the process that
+    runs the timer scheduler and the outbox worker); taken atomically, renewed by its holder."""
+
+    id = Serial(primary_key=True)
+    name = Varchar(length=64, unique=True)
+    holder = Varchar(length=200, default="")
+    expires_at = Timestamptz()
+    acquired_at = Timestamptz()
+
+
 ALL_TABLES: list[type[Table]] = [
     GdUser,
     GdToken,
@@ -271,4 +282,5 @@ ALL_TABLES: list[type[Table]] = [
     GdOutbox,
     GdTimer,
     GdCalendar,
+    GdLease,
 ]

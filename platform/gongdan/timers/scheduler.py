@@ -20,6 +20,7 @@ import datetime as dt
 import importlib
 import logging
 import random
+from collections.abc import Callable
 from typing import Any
 
 from gongdan.outbox import service as outbox
@@ -125,12 +126,13 @@ async def _sla_warning(f: Firing) -> None:
         f.skip(reason)
         return
     p = f.timer["payload"]
-    f.event("sla_warning", {"clock": p.get("clock"), "deadline": p.get("deadline")})
     ticket = f.ticket or {}
     if ticket.get("assignee"):
         to = [str(ticket["assignee"])]
     else:
         to, _ = await escalation.recipients(ticket)
+    f.event("sla_warning", {"clock": p.get("clock"), "deadline": p.get("deadline"),
+                            "notified": to})
     for person in to:
         await f.message(template="SLA预警", channel=None, to=person, kind="sla_warning",
                         context={"clock": p.get("clock"), "deadline": p.get("deadline")})
@@ -336,9 +338,15 @@ class Scheduler:
         except Exception:
             log.exception("could not postpone timer %s", timer_id)
 
-    async def run_forever(self, stop: asyncio.Event) -> None:
-        """Tick until `stop` is set; a full batch ticks again at once."""
+    async def run_forever(self, stop: asyncio.Event,
+                          gate: Callable[[], bool] | None = None) -> None:
+        """Tick until `stop` is set; a full batch ticks again at once. With `gate` (the
+        SQLite lease), tick only while it says this process may."""
         while not stop.is_set():
+            if gate is not None and not gate():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self.settings.timer_interval)
+                continue
             try:
                 n = await self.tick()
             except Exception:

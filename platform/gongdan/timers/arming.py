@@ -71,11 +71,11 @@ async def rearm(ticket_id: int, *, rules: Any, closed: bool, now: dt.datetime,
                                 "deadline": clock.resolve_by.isoformat()}))
             wanted.append(("resolve_breach", clock.resolve_by,
                            {**base, "clock": "resolve", "deadline": clock.resolve_by.isoformat()}))
+        # resolve_by is None while the ticket is paused: its resolve clock is stopped
         ticket_update[GdTicket.respond_by] = clock.respond_by
-        sla = {**row["sla"], "respond_by": clock.respond_by.isoformat()}
-        if clock.resolve_by is not None:
-            ticket_update[GdTicket.resolve_by] = clock.resolve_by
-            sla["resolve_by"] = clock.resolve_by.isoformat()
+        ticket_update[GdTicket.resolve_by] = clock.resolve_by
+        sla = {**row["sla"], "respond_by": clock.respond_by.isoformat(),
+               "resolve_by": clock.resolve_by.isoformat() if clock.resolve_by else None}
         if sla != row["sla"]:
             ticket_update[GdTicket.sla] = sla
     if rules is not None:

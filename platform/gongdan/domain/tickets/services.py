@@ -429,11 +429,11 @@ async def update_ticket(
             if rs is not None:
                 decision = rs.classify(rules_runtime.rules_ticket(new_fields, row["state"],
                                                                   row["facts"] or {}))
-                sla, respond_by, resolve_by = await deadlines.for_reclassified(
-                    ticket_id, row["created_at"], decision, now)
                 old_tier = (row["sla"] or {}).get("tier")
-                new_tier = sla["tier"] if sla else None
+                new_tier = decision.tier if decision is not None else None
                 if new_tier != old_tier:
+                    sla, respond_by, resolve_by = await deadlines.for_reclassified(
+                        ticket_id, row["created_at"], decision, now)
                     seq += 1
                     events.append(_event(ticket_id, seq, "sla_changed", now, user.name, "rule",
                                          {"sla": row["sla"]}, {"sla": sla},

@@ -101,14 +101,17 @@ async def _sla_skip_reason(f: Firing) -> str | None:
     """Why an SLA timer no longer applies, re-checked from the record in the firing's
     transaction (None: it does). Re-arming cancels such timers; this is the defence in
     depth for a change that did not re-arm."""
-    from gongdan.domain.lines.services import get_states
+    from gongdan.domain.lines.states import machine_from_json
     from gongdan.domain.tickets.deadlines import clock_events, record, tier_of
+    from gongdan.store.tables import GdLine
 
     ticket = f.ticket or {}
     tier = tier_of(ticket.get("sla"))
     if tier is None:
         return "no_sla"
-    machine = await get_states(str(ticket["line_key"]))
+    lines = await GdLine.select(GdLine.states).where(
+        GdLine.key == str(ticket["line_key"])).output(load_json=True)
+    machine = machine_from_json(lines[0]["states"]) if lines else None
     if machine is not None and machine.category(str(ticket["state"])) == "closed":
         return "closed"
     which = f.timer["payload"].get("clock")

@@ -5,7 +5,8 @@
 
 Arms N far-future timers (they must cost a tick nothing), then, while the scheduler runs,
 arms R timers a second that fall due 0.2 s later, each a real SLA warning on a real ticket
-(an event on its record and a rendered outbox message, in the firing transaction). Prints
+(the record re-checked, the recipients resolved, an event on its record and a rendered
+outbox message, in the firing transaction). Prints
 the firing lag (fired_at - due_at) p50/p99/max, the cost of an idle tick (index look-up
 with N pending) and the firing throughput. Nothing is asserted. The default database is
 a fresh SQLite file; `--database-url postgresql://...` must name an EMPTY database.
@@ -24,7 +25,7 @@ from typing import Any
 
 from gongdan.settings import Settings
 from gongdan.store.engine import Database
-from gongdan.store.tables import GdTicket, GdTimer
+from gongdan.store.tables import GdEvent, GdLine, GdTicket, GdTimer
 from gongdan.timers import clock
 from gongdan.timers.scheduler import Scheduler
 
@@ -37,12 +38,25 @@ def _pct(values: list[float], p: float) -> float:
 
 
 async def _seed(pending: int) -> list[int]:
+    """A line with the demo repair states and TICKETS P1 tickets (SLA JSON and `created`
+    event, as the API writes them), so each firing re-checks a real record."""
+    import msgspec
+
+    from gongdan.demo import REPAIR_STATES
+
     now = clock.now()
+    await GdLine.insert(GdLine(key="bench", name="bench", prefix="BN", form_version=1,
+                               states=msgspec.to_builtins(REPAIR_STATES), created_at=now))
+    sla = {"tier": "P1", "label": "bench", "respond_within_s": 7200, "resolve_within_s": 86400,
+           "calendar": None, "pause_states": ["待备件"], "bypass_queue": False}
     rows = [GdTicket(number=f"BENCH-{i:05d}", line_key="bench", form_version=1, state="新建",
                      fields={"title": f"bench {i}"}, facts={}, search_text="", version=1,
-                     last_seq=0, created_at=now, updated_at=now, tier="P1")
+                     last_seq=1, created_at=now, updated_at=now, tier="P1", sla=sla)
             for i in range(TICKETS)]
     ids = [r["id"] for r in await GdTicket.insert(*rows).returning(GdTicket.id)]
+    await GdEvent.insert(*[GdEvent(ticket_id=i, seq=1, type="created", at=now, actor="bench",
+                                   channel="api", after={"state": "新建", "sla": sla}, data={})
+                           for i in ids])
     chunk = 4000  # PostgreSQL takes at most 32767 query arguments
     for start in range(0, pending, chunk):
         batch = [GdTimer(due_at=now + dt.timedelta(days=1, seconds=(start + i) * 20),

@@ -68,12 +68,13 @@ def set_(name: str, file: Path) -> None:
         return await services.put_calendar(db, name, data, "cli")
 
     try:
-        _, created = _run(work)
+        out, created = _run(work)
     except ApiError as exc:
         detail = "; ".join(f"{e.key}: {e.message_zh} / {e.message_en}" for e in exc.extra)
         raise click.ClickException(f"{exc.message_en}" + (f" ({detail})" if detail else "")) \
             from None
-    click.echo(f"{'created' if created else 'updated'} calendar {name}")
+    click.echo(f"{'created' if created else 'updated'} calendar {name} "
+               f"(re-armed {out.get('rearmed_tickets', 0)} open ticket(s))")
 
 
 @calendars.command()
@@ -83,11 +84,11 @@ def delete(name: str) -> None:
     from gongdan.domain.calendars import services
     from gongdan.errors import ApiError
 
-    async def work(db: Any) -> None:
-        await services.delete_calendar(db, name, "cli")
+    async def work(db: Any) -> int:
+        return await services.delete_calendar(db, name, "cli")
 
     try:
-        _run(work)
+        rearmed = _run(work)
     except ApiError as exc:
         raise click.ClickException(f"{exc.message_zh} / {exc.message_en}") from None
-    click.echo(f"deleted calendar {name}")
+    click.echo(f"deleted calendar {name} (re-armed {rearmed} open ticket(s))")

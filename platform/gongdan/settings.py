@@ -114,6 +114,29 @@ class Settings:
         "投递租期秒数 / seconds a claimed message stays claimed; a process that dies while "
         "sending leaves it to be retried after this.",
     )
+    lease_ttl: float = setting(
+        15.0,
+        "SQLite 上后台任务租约的秒数：只有持有租约的进程运行定时器调度和发件箱投递，它停止续约"
+        "（进程死亡）这么久后由另一个进程接手 / seconds of the background lease on SQLite: only "
+        "the process holding it runs the timer scheduler and the outbox worker; another takes "
+        "over this long after the holder stops renewing it (dies).",
+    )
+    notify_calendar: str = setting(
+        "",
+        "只在工作时间内发送通知：日历名（如 `工作日`），或按业务线 `repair=工作日,*=客服班次`；为空时随时发送"
+        " / notify only within working hours: a calendar name (e.g. `工作日`), or per line "
+        "`repair=工作日,*=客服班次`; empty sends at any hour.",
+    )
+    notify_calendar_channels: str = setting(
+        "",
+        "受“只在工作时间内发送”约束的渠道，逗号分隔（如 `sms,voice`）；为空时所有渠道 / channels the "
+        "working-hours rule applies to, comma-separated (e.g. `sms,voice`); empty means all.",
+    )
+    notify_urgent_tiers: str = setting(
+        "P0",
+        "这些等级工单的升级消息不受工作时间限制，随时发送；逗号分隔 / tiers whose escalations are "
+        "sent at any hour, whatever the working-hours rule; comma-separated.",
+    )
     outbox_fallback_channel: str = setting(
         "",
         "后备渠道 / channel used for messages whose channel has no configured connector "

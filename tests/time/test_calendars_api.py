@@ -64,7 +64,7 @@ def test_cli_calendars(tmp_path: Path) -> None:
     f.write_text(json.dumps(WORKDAY, ensure_ascii=False), encoding="utf-8")
     r = runner.invoke(main, ["calendars", "set", "工作日", str(f)], env=env)
     assert r.exit_code == 0, r.output
-    assert "created" in r.output
+    assert "created" in r.output and "re-armed 0 open ticket(s)" in r.output
     r = runner.invoke(main, ["calendars", "list"], env=env)
     assert r.exit_code == 0 and "工作日\tAsia/Shanghai" in r.output
     r = runner.invoke(main, ["calendars", "show", "工作日"], env=env)
@@ -73,6 +73,6 @@ def test_cli_calendars(tmp_path: Path) -> None:
     r = runner.invoke(main, ["calendars", "set", "坏", str(f)], env=env)
     assert r.exit_code == 1 and "timezone" in r.output
     r = runner.invoke(main, ["calendars", "delete", "工作日"], env=env)
-    assert r.exit_code == 0
+    assert r.exit_code == 0 and "re-armed 0" in r.output
     r = runner.invoke(main, ["calendars", "show", "工作日"], env=env)
     assert r.exit_code == 1

@@ -7,6 +7,11 @@ back-off and jitter (never sooner than the provider's `retry_after`), or dead-le
 while sending leaves the row `sending`; when its lease ends another poll claims it again,
 with the same idempotency key. On PostgreSQL several processes claim with
 `FOR UPDATE SKIP LOCKED`; on SQLite the claim runs in an IMMEDIATE transaction.
+
+Working hours (`GONGDAN_NOTIFY_CALENDAR`): a claimed message that falls outside the working
+windows of its line's calendar is not sent; it goes back to `pending`, due when the next
+window opens, its attempt not counted. Escalations of urgent tiers (`GONGDAN_NOTIFY_URGENT_TIERS`,
+P0 by default) go out at any hour.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import logging
 import os
 import random
 import socket
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from gongdan.connectors import (
@@ -30,7 +36,7 @@ from gongdan.connectors import (
 from gongdan.outbox.log_connector import LogConnector
 from gongdan.settings import Settings
 from gongdan.store.engine import Database
-from gongdan.store.tables import GdOutbox
+from gongdan.store.tables import GdOutbox, GdTicket
 from gongdan.timers import clock
 
 log = logging.getLogger("gongdan.outbox")
@@ -65,6 +71,22 @@ def backoff(attempts: int, settings: Settings, retry_after: float | None = None,
     if retry_after is not None:
         delay = max(delay, float(retry_after))
     return delay
+
+
+def _csv(value: str) -> set[str]:
+    return {v.strip() for v in value.split(",") if v.strip()}
+
+
+def notify_calendar_for(settings: Settings, line: str | None) -> str:
+    """The working-hours calendar of `line` under `GONGDAN_NOTIFY_CALENDAR` ("" for none):
+    a plain name applies to every line; `repair=工作日,*=客服班次` names one per line, `*`
+    for the others (and for messages of no ticket)."""
+    value = settings.notify_calendar.strip()
+    if "=" not in value:
+        return value
+    pairs = dict((k.strip(), v.strip()) for k, _, v in
+                 (item.partition("=") for item in value.split(",") if "=" in item))
+    return pairs.get(line or "", pairs.get("*", ""))
 
 
 def owner_id() -> str:
@@ -113,8 +135,50 @@ class OutboxWorker:
                                subject=row["subject"] or "", markdown=bool(row["markdown"]),
                                idempotency_key=row["idempotency_key"])
 
+    async def hold_until(self, row: dict[str, Any], now: dt.datetime) -> tuple[
+            dt.datetime, str] | None:
+        """(when, calendar) if the message must wait for working hours, else None."""
+        settings = self.settings
+        if not settings.notify_calendar.strip():
+            return None
+        channels = _csv(settings.notify_calendar_channels)
+        if channels and row["channel"] not in channels:
+            return None
+        line = tier = None
+        if row.get("ticket_id") is not None:
+            found = await GdTicket.select(GdTicket.line_key, GdTicket.tier).where(
+                GdTicket.id == row["ticket_id"])
+            if found:
+                line, tier = found[0]["line_key"], found[0]["tier"]
+        if row.get("kind") == "escalation" and tier in _csv(settings.notify_urgent_tiers):
+            return None  # an urgent escalation wakes people up
+        name = notify_calendar_for(settings, line)
+        if not name:
+            return None
+        from gongdan.domain.tickets.deadlines import calendar
+
+        cal = await calendar(name)
+        if cal.is_working_time(now):
+            return None
+        return cal.next_working_time(now), name
+
+    async def _defer(self, row: dict[str, Any], until: dt.datetime, name: str) -> str:
+        """Back to `pending` until `until` (the next working window), the attempt uncounted."""
+        async with self.db.transaction():
+            await GdOutbox.update({
+                GdOutbox.state: "pending", GdOutbox.locked_until: None,
+                GdOutbox.next_attempt_at: until, GdOutbox.attempts: GdOutbox.attempts - 1,
+                GdOutbox.last_error: f"deferred: outside the working hours of calendar {name}",
+            }).where((GdOutbox.id == row["id"]) & (GdOutbox.owner == self.owner)
+                     & (GdOutbox.state == "sending"))
+        return "deferred"
+
     async def deliver(self, row: dict[str, Any]) -> str:
-        """Send one claimed row and record the outcome; returns the new state."""
+        """Send one claimed row and record the outcome; returns the new state (`deferred`
+        when it waits for working hours)."""
+        hold = await self.hold_until(row, clock.now())
+        if hold is not None:
+            return await self._defer(row, *hold)
         attempts = int(row["attempts"])
         try:
             await self.sender.asend(self._message(row))
@@ -154,9 +218,15 @@ class OutboxWorker:
             await asyncio.gather(*(self.deliver(r) for r in rows))
         return len(rows)
 
-    async def run_forever(self, stop: asyncio.Event) -> None:
-        """Poll until `stop` is set; a full batch polls again at once."""
+    async def run_forever(self, stop: asyncio.Event,
+                          gate: Callable[[], bool] | None = None) -> None:
+        """Poll until `stop` is set; a full batch polls again at once. With `gate` (the
+        SQLite lease), poll only while it says this process may."""
         while not stop.is_set():
+            if gate is not None and not gate():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self.settings.outbox_interval)
+                continue
             try:
                 n = await self.run_once()
             except Exception:

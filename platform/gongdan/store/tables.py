@@ -346,6 +346,15 @@ class GdOrgSync(Table, tablename="gd_org_sync"):
     since = Timestamptz(null=True, default=None)
     synced_at = Timestamptz(null=True, default=None)
     summary = JSON(default="{}")
+class GdLease(Table, tablename="gd_lease"):
+    """A named lease, held by one process until `expires_at` (on SQLite, the process that
+    runs the timer scheduler and the outbox worker); taken atomically, renewed by its holder."""
+
+    id = Serial(primary_key=True)
+    name = Varchar(length=64, unique=True)
+    holder = Varchar(length=200, default="")
+    expires_at = Timestamptz()
+    acquired_at = Timestamptz()
 
 
 ALL_TABLES: list[type[Table]] = [
@@ -373,4 +382,5 @@ ALL_TABLES: list[type[Table]] = [
     GdTeam,
     GdOrgMember,
     GdOrgSync,
+    GdLease,
 ]

@@ -11,111 +11,26 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
-from gongdan.calendars import Calendar
-from gongdan.sla import ALWAYS, ClockEvent, compute_clock
-from gongdan.store.tables import GdCalendar, GdEvent, GdTicket, GdTimer
+from gongdan.domain.tickets import deadlines
+from gongdan.domain.tickets.deadlines import (
+    RESPONSE_EVENTS,
+    Calendars,
+    Tier,
+    clock_events,
+    load_calendars,
+    tier_of,
+)
+from gongdan.store.tables import GdTicket, GdTimer
 
 log = logging.getLogger("gongdan.timers")
 
 SLA_KINDS = ("respond_warn", "respond_breach", "resolve_warn", "resolve_breach")
 STATE_KINDS = (*SLA_KINDS, "dwell", "archive")
 KINDS = (*STATE_KINDS, "claim_timeout")
-RESPONSE_EVENTS = frozenset({"claimed", "claim", "accepted", "accept"})
-
-
-@dataclass(frozen=True, slots=True)
-class Tier:
-    """An SLA tier as stored on the ticket (`sla` JSON), in the shape the clock needs."""
-
-    tier: str
-    respond_within: dt.timedelta
-    resolve_within: dt.timedelta
-    calendar: str | None
-    pause_states: list[str] = field(default_factory=list)
-
-
-def tier_of(sla: dict[str, Any] | None) -> Tier | None:
-    """The tier of a stored `sla` dict (None when the ticket has no SLA)."""
-    if not sla or not sla.get("tier"):
-        return None
-    return Tier(str(sla["tier"]), dt.timedelta(seconds=int(sla.get("respond_within_s") or 0)),
-                dt.timedelta(seconds=int(sla.get("resolve_within_s") or 0)),
-                sla.get("calendar"), list(sla.get("pause_states") or []))
-
-
-class Calendars(dict[str, Calendar]):
-    """Named calendars; a name nobody defined counts as 24x7 (logged once per name)."""
-
-    _warned: set[str] = set()  # noqa: RUF012
-
-    def __bool__(self) -> bool:  # an empty one still answers every name
-        return True
-
-    def __missing__(self, name: str) -> Calendar:
-        if name not in self._warned:
-            self._warned.add(name)
-            log.warning("calendar %r is not defined; counting 24x7 (PUT /api/calendars/%s)",
-                        name, name)
-        return ALWAYS
-
-
-_CAL_CACHE: dict[str, tuple[str, Calendar]] = {}
-
-
-async def load_calendars() -> Calendars:
-    """Every calendar saved by name (parsed once per version)."""
-    out = Calendars()
-    for row in await GdCalendar.select(GdCalendar.name, GdCalendar.data, GdCalendar.updated_at):
-        stamp = str(row["updated_at"])
-        cached = _CAL_CACHE.get(row["name"])
-        if cached is None or cached[0] != stamp:
-            data = row["data"]
-            if isinstance(data, str):
-                import json
-
-                data = json.loads(data)
-            cached = (stamp, Calendar.from_dict(data))
-            _CAL_CACHE[row["name"]] = cached
-        out[row["name"]] = cached[1]
-    return out
-
-
-def _json(v: Any) -> Any:
-    if isinstance(v, str):
-        import json
-
-        return json.loads(v)
-    return v
-
-
-def clock_events(
-    events: Iterable[dict[str, Any]], current: Tier
-) -> tuple[list[ClockEvent], dt.datetime | None, dt.datetime]:
-    """(clock events, first response time, when the current state was entered) of a record."""
-    out: list[ClockEvent] = []
-    responded: dt.datetime | None = None
-    entered: dt.datetime | None = None
-    for e in events:
-        after = _json(e.get("after")) or {}
-        at = e["at"]
-        if e["type"] == "created":
-            out.append(ClockEvent(at, str(after.get("state")), tier_of(after.get("sla")) or current))
-            entered = at
-        elif e["type"] == "state_changed":
-            out.append(ClockEvent(at, state=str(after.get("state"))))
-            entered = at
-        elif e["type"] == "sla_changed":
-            tier = tier_of(after.get("sla"))
-            if tier is not None:
-                out.append(ClockEvent(at, tier=tier))
-        elif e["type"] in RESPONSE_EVENTS and responded is None:
-            responded = at
-    assert entered is not None
-    return out, responded, entered
+__all__ = ["KINDS", "RESPONSE_EVENTS", "SLA_KINDS", "STATE_KINDS", "Calendars", "Tier", "arm",
+           "clock_events", "load_calendars", "rearm", "tier_of"]
 
 
 async def rearm(ticket_id: int, *, rules: Any, closed: bool, now: dt.datetime,
@@ -125,8 +40,7 @@ async def rearm(ticket_id: int, *, rules: Any, closed: bool, now: dt.datetime,
     calendar-aware deadlines written to the ticket (`respond_by`, `resolve_by`)."""
     rows = await GdTicket.select().where(GdTicket.id == ticket_id).output(load_json=True)
     row = rows[0]
-    events = await GdEvent.select(GdEvent.type, GdEvent.at, GdEvent.after).where(
-        GdEvent.ticket_id == ticket_id).order_by(GdEvent.seq)
+    events = await deadlines.record(ticket_id)
     await GdTimer.update({GdTimer.state: "cancelled"}).where(
         (GdTimer.ticket_id == ticket_id) & (GdTimer.state == "pending")
         & GdTimer.kind.is_in(list(STATE_KINDS)))
@@ -135,17 +49,15 @@ async def rearm(ticket_id: int, *, rules: Any, closed: bool, now: dt.datetime,
     wanted: list[tuple[str, dt.datetime, dict[str, Any]]] = []
     _, responded, entered = clock_events(events, current or Tier("-", dt.timedelta(0),
                                                                   dt.timedelta(0), None))
+    assert entered is not None, "a ticket's record starts with its created event"
     if responded is not None and row.get("assignee"):  # put back and offered again: keep it
         await GdTimer.update({GdTimer.state: "cancelled"}).where(
             (GdTimer.ticket_id == ticket_id) & (GdTimer.state == "pending")
             & (GdTimer.kind == "claim_timeout"))
     ticket_update: dict[Any, Any] = {}
     if current is not None and not closed:
-        cevents, responded, entered = clock_events(events, current)
-        calendars = await load_calendars()
-        clock = compute_clock(created_at=row["created_at"], events=cevents, now=now,
-                              calendars=calendars, responded_at=responded,
-                              warn_share=warn_share)
+        clock = await deadlines.clock(created_at=row["created_at"], sla=row["sla"],
+                                      events=events, now=now, warn_share=warn_share)
         base = {"tier": current.tier, "calendar": current.calendar}
         if responded is None:
             wanted.append(("respond_warn", clock.respond_warn_at,
@@ -159,9 +71,13 @@ async def rearm(ticket_id: int, *, rules: Any, closed: bool, now: dt.datetime,
                                 "deadline": clock.resolve_by.isoformat()}))
             wanted.append(("resolve_breach", clock.resolve_by,
                            {**base, "clock": "resolve", "deadline": clock.resolve_by.isoformat()}))
+        # resolve_by is None while the ticket is paused: its resolve clock is stopped
         ticket_update[GdTicket.respond_by] = clock.respond_by
-        if clock.resolve_by is not None:
-            ticket_update[GdTicket.resolve_by] = clock.resolve_by
+        ticket_update[GdTicket.resolve_by] = clock.resolve_by
+        sla = {**row["sla"], "respond_by": clock.respond_by.isoformat(),
+               "resolve_by": clock.resolve_by.isoformat() if clock.resolve_by else None}
+        if sla != row["sla"]:
+            ticket_update[GdTicket.sla] = sla
     if rules is not None:
         for d in getattr(rules, "dwell_rules", ()):
             if d.state == state:
@@ -191,7 +107,8 @@ async def rearm(ticket_id: int, *, rules: Any, closed: bool, now: dt.datetime,
             armed = [{"kind": t.kind, "due_at": t.due_at} for t in new]
     if ticket_update:
         await GdTicket.update(ticket_update).where(GdTicket.id == ticket_id)
-    return {"armed": armed, **{c._meta.name: v for c, v in ticket_update.items()}}
+    return {"armed": armed, **{c._meta.name: v for c, v in ticket_update.items()
+                               if c._meta.name != "sla"}}
 
 
 async def arm(kind: str, due_at: dt.datetime, *, ticket_id: int | None,

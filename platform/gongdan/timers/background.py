@@ -1,5 +1,9 @@
 """The server process's background work: the timer scheduler and the outbox worker, started
-in the app's lifespan (unless `GONGDAN_BACKGROUND=false`) and stopped with it."""
+in the app's lifespan (unless `GONGDAN_BACKGROUND=false`) and stopped with it.
+
+On SQLite they run only in the process that holds the `background` lease
+(`gongdan.timers.lease`): one process at a time, another taking over when it dies. On
+PostgreSQL every process runs them and they share the work (`FOR UPDATE SKIP LOCKED`)."""
 
 from __future__ import annotations
 
@@ -19,7 +23,17 @@ def loops(db: Database, settings: Settings) -> list[Callable[[asyncio.Event], Aw
     """The loops to run: each takes the stop event."""
     from gongdan.timers.scheduler import Scheduler
 
-    return [Scheduler(db, settings).run_forever, OutboxWorker(db, settings).run_forever]
+    scheduler, worker = Scheduler(db, settings), OutboxWorker(db, settings)
+    if not db.is_sqlite:
+        return [scheduler.run_forever, worker.run_forever]
+    from gongdan.timers.lease import BACKGROUND, Lease
+
+    lease = Lease(db, BACKGROUND, scheduler.owner, settings.lease_ttl)
+
+    def gated(loop: Callable[..., Awaitable[None]]) -> Callable[[asyncio.Event], Awaitable[None]]:
+        return lambda stop: loop(stop, lambda: lease.held)
+
+    return [lease.run_forever, gated(scheduler.run_forever), gated(worker.run_forever)]
 
 
 @contextlib.asynccontextmanager

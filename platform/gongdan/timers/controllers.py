@@ -12,7 +12,7 @@ from gongdan.auth import allowed
 from gongdan.errors import FieldError, invalid
 from gongdan.store.tables import GdTimer
 
-STATES = ("pending", "fired", "cancelled")
+STATES = ("pending", "fired", "skipped", "cancelled")
 
 
 def _iso(v: Any) -> str | None:
@@ -32,7 +32,8 @@ class TimersController(Controller):
         ticket: FromQuery[int | None] = None, kind: FromQuery[str | None] = None,
         limit: FromQuery[int] = 100,
     ) -> dict:
-        """Timers, earliest due first, with a count per state for the same filters."""
+        """Timers, earliest due first, with a count per state for the same filters and who
+        holds the SQLite background lease (`lease`, null on PostgreSQL)."""
         if state_ is not None and state_ not in STATES:
             raise invalid(f"状态 {state_!r} 无效", f"invalid state {state_!r}",
                           [FieldError(key="state", message_zh=f"可用：{'、'.join(STATES)}",
@@ -51,7 +52,9 @@ class TimersController(Controller):
         if where:
             query = query.where(*where)
         rows = await query.output(load_json=True)
-        return {"counts": counts, "items": [
+        from gongdan.timers.lease import current
+
+        return {"counts": counts, "lease": await current(), "items": [
             {"id": r["id"], "kind": r["kind"], "ticket_id": r["ticket_id"], "state": r["state"],
              "due_at": _iso(r["due_at"]), "fired_at": _iso(r["fired_at"]), "owner": r["owner"],
              "payload": r["payload"]} for r in rows]}

@@ -20,6 +20,7 @@ import datetime as dt
 import importlib
 import logging
 import random
+from collections.abc import Callable
 from typing import Any
 
 from gongdan.outbox import service as outbox
@@ -27,7 +28,7 @@ from gongdan.outbox.worker import owner_id
 from gongdan.settings import Settings
 from gongdan.store.engine import Database
 from gongdan.store.tables import GdEvent, GdTicket, GdTimer
-from gongdan.timers import clock
+from gongdan.timers import clock, escalation
 
 log = logging.getLogger("gongdan.timers")
 ACTOR = "timer"
@@ -57,6 +58,11 @@ class Firing:
         self.events: list[GdEvent] = []
         self.ticket_values: dict[Any, Any] = {}
         self._messages = 0
+        self.skipped: str | None = None
+
+    def skip(self, reason: str) -> None:
+        """The timer no longer applies: it is marked `skipped` with `reason`, no effect."""
+        self.skipped = reason
 
     def event(self, type_: str, data: dict[str, Any], before: Any = None,
               after: Any = None) -> None:
@@ -91,22 +97,65 @@ class Firing:
 # --------------------------------------------------------------------------- handlers
 
 
+async def _sla_skip_reason(f: Firing) -> str | None:
+    """Why an SLA timer no longer applies, re-checked from the record in the firing's
+    transaction (None: it does). Re-arming cancels such timers; this is the defence in
+    depth for a change that did not re-arm."""
+    from gongdan.domain.lines.states import machine_from_json
+    from gongdan.domain.tickets.deadlines import clock_events, record, tier_of
+    from gongdan.store.tables import GdLine
+
+    ticket = f.ticket or {}
+    tier = tier_of(ticket.get("sla"))
+    if tier is None:
+        return "no_sla"
+    lines = await GdLine.select(GdLine.states).where(
+        GdLine.key == str(ticket["line_key"])).output(load_json=True)
+    machine = machine_from_json(lines[0]["states"]) if lines else None
+    if machine is not None and machine.category(str(ticket["state"])) == "closed":
+        return "closed"
+    which = f.timer["payload"].get("clock")
+    if which == "respond":
+        _, responded, _ = clock_events(await record(int(ticket["id"])), tier)
+        if responded is not None:
+            return "responded"
+    elif which == "resolve" and ticket.get("state") in tier.pause_states:
+        return "paused"
+    return None
+
+
 async def _sla_warning(f: Firing) -> None:
+    if (reason := await _sla_skip_reason(f)) is not None:
+        f.skip(reason)
+        return
     p = f.timer["payload"]
-    f.event("sla_warning", {"clock": p.get("clock"), "deadline": p.get("deadline")})
-    to = (f.ticket or {}).get("assignee") or "supervisor"
-    await f.message(template="SLA预警", channel=None, to=to, kind="sla_warning",
-                    context={"clock": p.get("clock"), "deadline": p.get("deadline")})
+    ticket = f.ticket or {}
+    if ticket.get("assignee"):
+        to = [str(ticket["assignee"])]
+    else:
+        to, _ = await escalation.recipients(ticket)
+    f.event("sla_warning", {"clock": p.get("clock"), "deadline": p.get("deadline"),
+                            "notified": to})
+    for person in to:
+        await f.message(template="SLA预警", channel=None, to=person, kind="sla_warning",
+                        context={"clock": p.get("clock"), "deadline": p.get("deadline")})
 
 
 async def _sla_breach(f: Firing) -> None:
+    if (reason := await _sla_skip_reason(f)) is not None:
+        f.skip(reason)
+        return
     p = f.timer["payload"]
-    f.event("sla_breached", {"clock": p.get("clock"), "deadline": p.get("deadline")})
+    ticket = f.ticket or {}
+    to, why = await escalation.recipients(ticket)
+    f.event("sla_breached", {"clock": p.get("clock"), "deadline": p.get("deadline"),
+                             "notified": to, "notified_as": why})
     what = "响应" if p.get("clock") == "respond" else "解决"
-    await f.message(template="超时升级", channel=None, to="supervisor", kind="escalation",
-                    context={"reason_zh": f"{what}时限（{p.get('deadline')}）已过",
-                             "reason_en": f"the {p.get('clock')} deadline {p.get('deadline')} passed",
-                             "assignee": (f.ticket or {}).get("assignee") or ""})
+    for person in to:
+        await f.message(template="超时升级", channel=None, to=person, kind="escalation",
+                        context={"reason_zh": f"{what}时限（{p.get('deadline')}）已过",
+                                 "reason_en": f"the {p.get('clock')} deadline {p.get('deadline')} passed",
+                                 "assignee": ticket.get("assignee") or ""})
 
 
 def _duration_text(seconds: float) -> str:
@@ -240,8 +289,13 @@ class Scheduler:
             else:
                 await handler(firing)
                 await firing.write()
-            await GdTimer.update({GdTimer.state: "fired", GdTimer.fired_at: now,
-                                  GdTimer.owner: self.owner}).where(GdTimer.id == timer_id)
+            done: dict[Any, Any] = {GdTimer.state: "fired", GdTimer.fired_at: now,
+                                    GdTimer.owner: self.owner}
+            if firing.skipped is not None:
+                log.info("timer %s (%s) skipped: %s", timer_id, timer["kind"], firing.skipped)
+                done.update({GdTimer.state: "skipped",
+                             GdTimer.payload: {**timer["payload"], "skipped": firing.skipped}})
+            await GdTimer.update(done).where(GdTimer.id == timer_id)
         return True
 
     async def tick(self) -> int:
@@ -302,9 +356,15 @@ class Scheduler:
         except Exception:
             log.exception("could not postpone timer %s", timer_id)
 
-    async def run_forever(self, stop: asyncio.Event) -> None:
-        """Tick until `stop` is set; a full batch ticks again at once."""
+    async def run_forever(self, stop: asyncio.Event,
+                          gate: Callable[[], bool] | None = None) -> None:
+        """Tick until `stop` is set; a full batch ticks again at once. With `gate` (the
+        SQLite lease), tick only while it says this process may."""
         while not stop.is_set():
+            if gate is not None and not gate():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self.settings.timer_interval)
+                continue
             try:
                 n = await self.tick()
             except Exception:

@@ -31,11 +31,13 @@ class CalendarsController(Controller):
     async def put_calendar(self, request: Request[Any, Any, Any], name: FromPath[str],
                            data: JSONBody[dict[str, Any]]) -> Response[dict]:
         """Create (201) or replace (200) a calendar; 422 names the bad key."""
-        out, created = await services.put_calendar(request.app.state.db, name, data,
-                                                   request.user.name)
+        out, created = await services.put_calendar(
+            request.app.state.db, name, data, request.user.name,
+            request.app.state.settings.sla_warn_share)
         return Response(out, status_code=201 if created else 200)
 
     @delete("/{name:str}", guards=[allowed("calendars.write")], status_code=204)
     async def delete_calendar(self, request: Request[Any, Any, Any], name: FromPath[str]) -> None:
         """Delete a calendar."""
-        await services.delete_calendar(request.app.state.db, name, request.user.name)
+        await services.delete_calendar(request.app.state.db, name, request.user.name,
+                                       request.app.state.settings.sla_warn_share)

@@ -683,13 +683,11 @@ async def _escalate(ctx: tickets.LineContext, rec: Record, last: dict[str, Any],
     target = last.get("escalate_to") or {"kind": "supervisor", "name": None}
     person: str | None = None
     if target.get("kind") == "supervisor":
+        from gongdan.timers.escalation import supervisor_of  # one helper with SLA breaches
+
         ids = [*last.get("offered", []), *[c["engineer_id"] for c in last.get("candidates", [])
                                            if c.get("rank") is not None]]
-        for eid in ids:
-            found = await GdEngineer.select(GdEngineer.supervisor).where(GdEngineer.key == str(eid))
-            if found and found[0]["supervisor"]:
-                person = found[0]["supervisor"]
-                break
+        person = await supervisor_of(ids)
     elif target.get("kind") == "role":
         person = target.get("name")
     await _enqueue(ctx.rules, rec.row, rec.now, escalated=True)

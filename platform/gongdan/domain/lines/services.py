@@ -265,7 +265,7 @@ async def dry_run(key: str, ticket: dict[str, Any]) -> dict[str, Any]:
     among the line's engineers. Nothing is stored and no offer is sent."""
     from gongdan.domain.engineers.services import routing_engineers
     from gongdan.domain.lines.forms import apply_defaults, canonicalize
-    from gongdan.domain.tickets.deadlines import deadline
+    from gongdan.domain.tickets import deadlines
 
     line = await get_line(key)
     version = line.get("rules_version")
@@ -280,13 +280,16 @@ async def dry_run(key: str, ticket: dict[str, Any]) -> dict[str, Any]:
     if form is not None:
         fields = apply_defaults(form["fields"], fields)
     rt = rules_runtime.rules_ticket(fields, state, ticket)
-    now = _now()
+    from gongdan.timers import clock
+
+    now = clock.now()  # the platform's (injectable) now, as a create would use
     decision = rs.classify(rt, now)
     sla = None
     if decision is not None:
+        _, respond_by, resolve_by = await deadlines.for_new_ticket(decision, state, now)
         sla = decision.to_dict() | {
-            "respond_by": deadline(now, decision.respond_within, decision.calendar).isoformat(timespec="seconds"),
-            "resolve_by": deadline(now, decision.resolve_within, decision.calendar).isoformat(timespec="seconds"),
+            "respond_by": respond_by.isoformat(timespec="seconds") if respond_by else None,
+            "resolve_by": resolve_by.isoformat(timespec="seconds") if resolve_by else None,
         }
         rt["sla"] = {"tier": decision.tier}
     engineers = await routing_engineers()  # the same roster dispatch routes among

@@ -20,7 +20,7 @@ from gongdan.auth import OWN_TICKETS_ONLY
 from gongdan.domain.lines import services as lines
 from gongdan.domain.lines.forms import apply_defaults, canonicalize, field_errors, search_text, validator_for
 from gongdan.domain.lines.states import StateMachine, machine_from_json
-from gongdan.domain.tickets.deadlines import deadline
+from gongdan.domain.tickets import deadlines
 from gongdan.domain.users.services import CurrentUser
 from gongdan.errors import ApiError, FieldError, conflict, invalid, not_found
 from gongdan.outbox import service as outbox
@@ -150,25 +150,6 @@ async def _context(line_key: str, form_version: int | None = None) -> LineContex
     return LineContext(line, form, machine_from_json(line["states"]))
 
 
-def _sla(decision: Any, start: dt.datetime) -> tuple[dict[str, Any] | None, Any, Any]:
-    if decision is None:
-        return None, None, None
-    respond_by = deadline(start, decision.respond_within, decision.calendar)
-    resolve_by = deadline(start, decision.resolve_within, decision.calendar)
-    sla = {
-        "tier": decision.tier,
-        "label": decision.label,
-        "respond_within_s": int(decision.respond_within.total_seconds()),
-        "resolve_within_s": int(decision.resolve_within.total_seconds()),
-        "calendar": decision.calendar,
-        "pause_states": list(decision.pause_states),
-        "bypass_queue": bool(decision.bypass_queue),
-        "respond_by": respond_by.isoformat(),
-        "resolve_by": resolve_by.isoformat(),
-    }
-    return sla, respond_by, resolve_by
-
-
 def ticket_out(row: dict[str, Any], settings: Settings, machine: StateMachine | None = None
                ) -> dict[str, Any]:
     """The API view of a ticket row."""
@@ -294,7 +275,7 @@ async def create_ticket(
     decision = rs.classify(rules_runtime.rules_ticket(values, state, {})) if rs else None
     tz = ZoneInfo(settings.timezone)
     now = now_utc()
-    sla, respond_by, resolve_by = _sla(decision, now)
+    sla, respond_by, resolve_by = await deadlines.for_new_ticket(decision, state, now)
     day = _day(now, tz)
     row: dict[str, Any] = {
         "line_key": ctx.key, "form_version": int(ctx.form["version"]),
@@ -490,10 +471,11 @@ async def update_ticket(
             if rs is not None:
                 decision = rs.classify(rules_runtime.rules_ticket(new_fields, row["state"],
                                                                   row["facts"] or {}))
-                sla, respond_by, resolve_by = _sla(decision, row["created_at"])
                 old_tier = (row["sla"] or {}).get("tier")
-                new_tier = sla["tier"] if sla else None
+                new_tier = decision.tier if decision is not None else None
                 if new_tier != old_tier:
+                    sla, respond_by, resolve_by = await deadlines.for_reclassified(
+                        ticket_id, row["created_at"], decision, now)
                     seq += 1
                     events.append(_event(ticket_id, seq, "sla_changed", now, user.name, "rule",
                                          {"sla": row["sla"]}, {"sla": sla},

@@ -346,6 +346,8 @@ class GdOrgSync(Table, tablename="gd_org_sync"):
     since = Timestamptz(null=True, default=None)
     synced_at = Timestamptz(null=True, default=None)
     summary = JSON(default="{}")
+
+
 class GdLease(Table, tablename="gd_lease"):
     """A named lease, held by one process until `expires_at` (on SQLite, the process that
     runs the timer scheduler and the outbox worker); taken atomically, renewed by its holder."""

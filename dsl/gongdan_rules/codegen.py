@@ -280,8 +280,10 @@ class Codegen:
     def builtin(self, name: str) -> ast.expr:
         if name == "distance":
             tloc = self.slot(("field", "location"), lambda: _method(_name("t"), "get", _const("location")))
+            # the ticket's point once (hoisted out of the engineer loop), then one distance per engineer
+            geo = self.slot(("geo", ("field", "location")), lambda: _call("_geo", tloc))
             eloc = self.slot(("eattr", "location"), lambda: _method(_name("e"), "get", _const("location")))
-            return _call("_distance", tloc, eloc)
+            return _call("_distance", geo, eloc)
         if name == "skill_fit":
             skills = self.slot(("eattr", "skills"), lambda: _method(_name("e"), "get", _const("skills")))
             req = self.slot(("field", "required_skill"), lambda: _method(_name("t"), "get", _const("required_skill")))
@@ -355,7 +357,13 @@ class Codegen:
             isinstance(x, n.Literal) and x.kind == "string" for x in right.items
         ):
             words = [x.value for x in right.items if isinstance(x, n.Literal)]
-            ks = self.add_const(KeywordSet(words), ("kw", tuple(words)))
+            kset = KeywordSet(words)
+            if kset.words and len(kset.words) <= KeywordSet.SMALL:
+                # a few words: `w in s` tests inline (what KeywordSet.any/all do, without the calls)
+                first, again = self.once(s)
+                tests = [ast.Compare(left=_const(w), ops=[ast.In()], comparators=[again]) for w in kset.words]
+                return _and(_not_none(first), _or(*tests) if e.op == "has any" else _and(*tests))
+            ks = self.add_const(kset, ("kw", tuple(words)))
             return _method(ks, "any" if e.op == "has any" else "all", s)
         left, _ = self.expr(e.left)
         r, _ = self.expr(right)
@@ -580,7 +588,7 @@ class Codegen:
             test = self.test(st.expr)
             self.flush(body, st.span.line)
             body.append(self.at(ast.If(test=ast.UnaryOp(op=ast.Not(), operand=test), body=[
-                self.at(ast.Expr(value=_method(_name("_failing"), "append", _const(i))), st.span.line)],
+                self.at(ast.Expr(value=_method(_name("_failing"), "append", _const(st.name))), st.span.line)],
                 orelse=[]), st.span.line))
         body.append(ast.Return(value=_name("_failing")))
         return self.function("can_close", ["t", "now"], body)

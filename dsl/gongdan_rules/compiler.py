@@ -159,7 +159,7 @@ class CompiledRuleset:
         self.line = tree.header.line_key if tree.header else ""
         self._classify: Callable[..., int | None] = namespace["classify"]
         self._pool_when: Callable[..., int | None] = namespace["pool_when"]
-        self._can_close: Callable[..., list[int]] = namespace["can_close"]
+        self._can_close: Callable[..., list[str]] = namespace["can_close"]  # the failing stages' names
         self._routes = [namespace[f"route_{i}"] for i in range(len(tree.pools))]
         self._offers = [namespace[f"offer_{i}"] for i in range(len(tree.pools))]
         self.tiers = [
@@ -245,7 +245,7 @@ class CompiledRuleset:
             top = self._offers[p](ticket, tier, now)
         except (TypeError, AttributeError, ValueError, KeyError, OverflowError) as exc:
             raise self._guard(exc) from exc
-        passed.sort(key=_rank_key)
+        passed = _ranked(passed)
         ranked = [Candidate(r[0].get("id"), r[1], r[2], None, rank) for rank, r in enumerate(passed, 1)]
         pool = self._tree.pools[p]
         return RouteDecision(
@@ -289,7 +289,7 @@ class CompiledRuleset:
             failing = self._can_close(ticket, now)
         except (TypeError, AttributeError, ValueError, KeyError, OverflowError) as exc:
             raise self._guard(exc) from exc
-        return LockResult(not failing, [self.stages[i] for i in failing])
+        return LockResult(not failing, failing)
 
     def python_source(self) -> str:
         """The generated Python, for debugging (`gongdan rules explain`)."""
@@ -341,6 +341,29 @@ class CompiledRuleset:
 
 _INF = float("inf")
 _NUMBER = (int, float)
+
+
+def _ranked(passed: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """`passed` in rank order (`_rank_key`); the idle-time and id tie-breaks, the costly part
+    of the key, are computed only when two engineers tie on score and load."""
+    if len(passed) < 2:
+        return passed
+    heads = [(_head_key(row), i) for i, row in enumerate(passed)]
+    heads.sort()
+    for j in range(1, len(heads)):
+        if not heads[j - 1][0] < heads[j][0]:  # a tie (or a NaN load): the full key decides
+            passed.sort(key=_rank_key)
+            return passed
+    return [passed[i] for _, i in heads]
+
+
+def _head_key(row: tuple[Any, ...]) -> tuple[float, float]:
+    score = row[1]
+    load = row[0].get("load")
+    return (
+        -score if score.__class__ in _NUMBER and score == score else _INF,
+        load if load.__class__ in _NUMBER else _INF,
+    )
 
 
 def _rank_key(row: tuple[Any, ...]) -> tuple[Any, ...]:

@@ -1,0 +1,87 @@
+"""The fast paths of the generated code decide exactly what the plain versions decide."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gongdan_rules.compiler import _rank_key, _ranked
+from gongdan_rules.runtime import distance_from, distance_km, geo_point
+
+from rules.kit import rules
+
+T0 = datetime(2026, 5, 25, 9, 0, tzinfo=UTC)
+scores = st.one_of(st.none(), st.sampled_from([0.0, 0.5, 1.0, math.nan]), st.floats(-2, 2))
+loads = st.one_of(st.none(), st.integers(0, 3), st.just("3"))
+idles = st.one_of(st.none(), st.integers(0, 3).map(lambda m: T0 + timedelta(minutes=m)),
+                  st.just("2026-05-25T09:01:00Z"), st.just("not a time"))
+
+
+@st.composite
+def rows(draw: st.DrawFn) -> list[tuple[Any, ...]]:
+    n = draw(st.integers(0, 8))
+    return [({"id": f"e{i}" if draw(st.booleans()) else i, "load": draw(loads), "idle_since": draw(idles)},
+             draw(scores), {}) for i in range(n)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(rows())
+def test_ranking_with_lazy_tie_breaks_equals_the_full_key(passed: list[tuple[Any, ...]]) -> None:
+    expected = sorted(passed, key=_rank_key)
+    assert [id(r) for r in _ranked(list(passed))] == [id(r) for r in expected]
+
+
+def _old_distance(a: Any, b: Any) -> float | None:
+    try:
+        lat1, lon1 = float(a["lat"]), float(a["lon"])
+        lat2, lon2 = float(b["lat"]), float(b["lon"])
+    except (TypeError, KeyError, ValueError):
+        return None
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    h = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
+    return 2 * 6371.0088 * math.asin(min(1.0, math.sqrt(h)))
+
+
+points = st.one_of(
+    st.none(), st.just({}), st.just({"lat": "x", "lon": 1}), st.just([1, 2]), st.just("31,121"),
+    st.fixed_dictionaries({"lat": st.floats(-90, 90), "lon": st.floats(-180, 180)}),
+    st.fixed_dictionaries({"lat": st.integers(-90, 90), "lon": st.text(alphabet="0123456789.", min_size=1)}),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(points, points)
+def test_distance_from_a_precomputed_point_is_the_same_number(a: Any, b: Any) -> None:
+    old = _old_distance(a, b)
+    for got in (distance_km(a, b), distance_from(geo_point(a), b)):
+        assert got == old or (got is not None and old is not None and math.isnan(got) and math.isnan(old))
+
+
+def test_small_keyword_lists_are_inlined_and_match_like_large_ones() -> None:
+    body = ('sla P0:\n    when description has any ["停机", "ＡＢＣ", "冒烟", "冒烟", ""]\n'
+            "    respond 1h\n    resolve 2h\n"
+            'sla P1:\n    when description has all ["异响", "漏油"]\n    respond 1h\n    resolve 2h\n')
+    rs = rules(body)
+    src = rs.python_source()
+    assert "KeywordSet" not in src and "'abc' in" in src  # normalised, deduplicated, inline
+    assert rs.classify({"description": "车间 abc 报告"}).tier == "P0"  # type: ignore[union-attr]
+    assert rs.classify({"description": "设备冒烟"}).tier == "P0"  # type: ignore[union-attr]
+    assert rs.classify({"description": "异响，还漏油"}).tier == "P1"  # type: ignore[union-attr]
+    assert rs.classify({"description": "只有异响"}) is None
+    assert rs.classify({"description": None}) is None
+    assert rs.classify({"description": ["停机"]}) is None
+    big = rules('sla P0:\n    when description has any [' + ", ".join(f'"词{i}"' for i in range(20))
+                + "]\n    respond 1h\n    resolve 2h\n")
+    assert "KeywordSet" in big.python_source()
+    assert big.classify({"description": "出现词17"}).tier == "P0"  # type: ignore[union-attr]
+
+
+def test_can_close_lists_failing_stage_names_in_order(repair: Any) -> None:
+    lock = repair.can_close({"attachments": [{"kind": "photo"}]})
+    assert lock.failing == ["客户验收", "知识沉淀"] and not lock.ok
+    assert repair.can_close({"attachments": [{"kind": "video"}], "customer_signature": "张",
+                             "root_cause_recorded": True}).ok

@@ -584,7 +584,7 @@ class Codegen:
         self.f = Func()
         body: list[ast.stmt] = [ast.Assign(targets=[_store("_failing")], value=ast.List(elts=[], ctx=ast.Load()))]
         stages = self.tree.close.stages if self.tree.close else []
-        for i, st in enumerate(stages):
+        for st in stages:
             test = self.test(st.expr)
             self.flush(body, st.span.line)
             body.append(self.at(ast.If(test=ast.UnaryOp(op=ast.Not(), operand=test), body=[

@@ -16,7 +16,7 @@ from rules.kit import rules
 
 T0 = datetime(2026, 5, 25, 9, 0, tzinfo=UTC)
 scores = st.one_of(st.none(), st.sampled_from([0.0, 0.5, 1.0, math.nan]), st.floats(-2, 2))
-loads = st.one_of(st.none(), st.integers(0, 3), st.just("3"))
+loads = st.one_of(st.none(), st.integers(0, 3), st.just("3"), st.just(math.nan), st.just(1.0))
 idles = st.one_of(st.none(), st.integers(0, 3).map(lambda m: T0 + timedelta(minutes=m)),
                   st.just("2026-05-25T09:01:00Z"), st.just("not a time"))
 

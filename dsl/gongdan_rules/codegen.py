@@ -456,6 +456,19 @@ class Codegen:
         body.append(ast.Return(value=_const(None)))
         return self.function("classify", ["t", "now"], body)
 
+    def gen_tier_parts(self, i: int, parts: list[n.Expr]) -> ast.FunctionDef:
+        """`tier_parts_<i>(t, now)`: which of the tier's `or`-ed conditions holds first (for the
+        reason `classify(..., explain=True)` gives), or None."""
+        self.f = Func()
+        body: list[ast.stmt] = []
+        for k, part in enumerate(parts):
+            test = self.test(part)
+            self.flush(body, part.span.line)
+            body.append(self.at(ast.If(test=test, body=[self.at(ast.Return(value=_const(k)), part.span.line)],
+                                       orelse=[]), part.span.line))
+        body.append(ast.Return(value=_const(None)))
+        return self.function(f"tier_parts_{i}", ["t", "now"], body)
+
     def gen_pool_when(self) -> ast.FunctionDef:
         self.f = Func()
         body: list[ast.stmt] = []
@@ -595,6 +608,10 @@ class Codegen:
 
     def module(self) -> ast.Module:
         funcs: list[ast.stmt] = [self.gen_classify(), self.gen_pool_when()]
+        for i, tier in enumerate(self.tree.tiers):
+            parts = or_parts(tier.when) if tier.when is not None else []
+            if len(parts) > 1:
+                funcs.append(self.gen_tier_parts(i, parts))
         for i, pool in enumerate(self.tree.pools):
             funcs.append(self.gen_route(i, pool))
             funcs.append(self.gen_offer(i, pool))
@@ -646,4 +663,17 @@ def _split_terms(e: n.Expr) -> list[tuple[int, n.Expr]]:
             stack.append((sign, x.left))
         else:
             out.append((sign, x))
+    return out
+
+
+def or_parts(e: n.Expr) -> list[n.Expr]:
+    """The conditions of a top-level `a or b or (c or d)`, in order: [a, b, c, d]."""
+    out: list[n.Expr] = []
+    stack = [e]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, n.BoolOp) and x.op == "or":
+            stack.extend(reversed(x.values))
+        else:
+            out.append(x)
     return out

@@ -17,8 +17,42 @@ import re2
 
 
 @dataclass(frozen=True, slots=True)
+class SlaReason:
+    """Why a ticket got its SLA tier: the rule that matched.
+
+    `condition` is the source text of the condition that held (for a tier written
+    `a or b`, the first of `a`, `b` that held; None for `otherwise`), `line` its line.
+    `matches` lists the keyword tests that found words: `{"field", "keywords"}`, the
+    keywords as written in the rules. `why_zh`/`why_en` say it in one sentence.
+    `detailed` is False for the reason `classify()` gives by default (the tier's whole
+    condition, no keywords: it costs nothing); `classify(..., explain=True)` evaluates
+    which part held and which keywords matched.
+    """
+
+    tier: str
+    otherwise: bool
+    condition: str | None
+    line: int
+    matches: list[dict[str, Any]]
+    why_zh: str
+    why_en: str
+    detailed: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "tier": self.tier,
+            "otherwise": self.otherwise,
+            "condition": self.condition,
+            "line": self.line,
+            "matches": [{"field": m["field"], "keywords": list(m["keywords"])} for m in self.matches],
+            "why_zh": self.why_zh,
+            "why_en": self.why_en,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class SlaDecision:
-    """The SLA tier a ticket falls in, and its clock settings."""
+    """The SLA tier a ticket falls in, and its clock settings; `reason` says why (see SlaReason)."""
 
     tier: str
     label: str | None
@@ -27,6 +61,15 @@ class SlaDecision:
     calendar: str | None
     pause_states: list[str]
     bypass_queue: bool
+    reason: SlaReason | None = field(default=None, compare=False)
+
+    @property
+    def why_zh(self) -> str:
+        return self.reason.why_zh if self.reason else ""
+
+    @property
+    def why_en(self) -> str:
+        return self.reason.why_en if self.reason else ""
 
     def to_dict(self) -> dict[str, Any]:
         return {

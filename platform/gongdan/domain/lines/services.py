@@ -276,12 +276,19 @@ async def dry_run(key: str, ticket: dict[str, Any]) -> dict[str, Any]:
         fields = apply_defaults(form["fields"], fields)
     rt = rules_runtime.rules_ticket(fields, state, ticket)
     now = _now()
-    decision = rs.classify(rt, now)
+    decision = rs.classify(rt, now, explain=True)
     sla = None
     if decision is not None:
+        reason = decision.reason.to_dict() if decision.reason is not None else None
         sla = decision.to_dict() | {
             "respond_by": deadline(now, decision.respond_within, decision.calendar).isoformat(timespec="seconds"),
             "resolve_by": deadline(now, decision.resolve_within, decision.calendar).isoformat(timespec="seconds"),
+            # why this tier: one line in both languages (what the dry-run page shows), each
+            # language alone, and the rule that matched (condition, line, keywords by field)
+            "why": f"{decision.why_zh} / {decision.why_en}" if reason else None,
+            "why_zh": decision.why_zh or None,
+            "why_en": decision.why_en or None,
+            "reason": reason,
         }
         rt["sla"] = {"tier": decision.tier}
     engineers = await routing_engineers()  # the same roster dispatch routes among

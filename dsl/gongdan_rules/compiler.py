@@ -14,7 +14,7 @@ from typing import Any
 from . import nodes as n
 from .checker import Checker
 from .codegen import Codegen, or_parts
-from .diagnostics import Diagnostic, DiagnosticSink, RulesError
+from .diagnostics import Bi, Diagnostic, DiagnosticSink, RulesError
 from .index import EngineerIndex, Prefilter
 from .parser import MAX_DEPTH, parse
 from .runtime import (
@@ -440,7 +440,7 @@ class CompiledRuleset:
             try:
                 actual, ok, want = self._example_outcome(ex, ticket, kind, expected)
             except RulesRuntimeError as exc:
-                sink.at("E162", span, title=ex.title, error=exc.message_en)
+                sink.at("E162", span, title=ex.title, error=Bi(exc.message_zh, exc.message_en))
                 continue
             if not ok:
                 sink.at("E160", span, title=ex.title, expected=want, actual=actual)
@@ -455,7 +455,7 @@ class CompiledRuleset:
                 ticket["state"] = tr.to_state
         if kind == "tier":
             d = self.classify(ticket)
-            got = d.tier if d else "无 none"
+            got = d.tier if d else "none"
             return got, got == expected, f"tier {expected}"
         if kind == "state":
             got = str(ticket.get("state"))

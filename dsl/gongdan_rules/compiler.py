@@ -361,8 +361,8 @@ class CompiledRuleset:
         indexable requires are considered (`excluded` counts the others); the ranking is
         the same.
         """
-        tier = self._tier_of(ticket, now)
         try:
+            tier = self._tier_of(ticket, now)
             p = self._pool_when(ticket, tier, now)
             if p is None:
                 return RouteDecision(pool=None, offered=[], candidates=[], tier=tier)
@@ -372,9 +372,9 @@ class CompiledRuleset:
                 engineers = list(engineers) if ids is None else engineers.ordered(ids)
             passed, rejected = self._routes[p](ticket, engineers, tier, now)
             top = self._offers[p](ticket, tier, now)
+            passed = _ranked(passed)
         except (TypeError, AttributeError, ValueError, KeyError, OverflowError) as exc:
             raise self._guard(exc) from exc
-        passed = _ranked(passed)
         ranked = [Candidate(r[0].get("id"), r[1], r[2], None, rank) for rank, r in enumerate(passed, 1)]
         pool = self._tree.pools[p]
         return RouteDecision(
@@ -396,6 +396,9 @@ class CompiledRuleset:
         the event's field, and the ticket is in its from-state (`*`: any state, but a
         wildcard trigger into the state the ticket is already in changes nothing).
         """
+        if not isinstance(ticket, dict) or not isinstance(event, dict):
+            raise RulesRuntimeError("工单和事件都必须是映射（dict）",
+                                    "the ticket and the event must both be maps (dicts)")
         state = ticket.get("state")
         for trig in self._triggers.get(str(event.get("type")), ()):
             if any(event.get(k) != v for k, v, _ in trig.pattern.fields):

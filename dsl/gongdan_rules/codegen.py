@@ -159,7 +159,14 @@ class Codegen:
             finally:
                 f.paths = saved
             name = self.tmp()
-            assign = ast.Assign(targets=[_store(name)], value=value)
+            assign: ast.stmt = ast.Assign(targets=[_store(name)], value=value)
+            if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id == "_idx":
+                # `m[k]` on a map, the usual case, as one C call (`dict.get`); anything else
+                # (a list, an unhashable key, null) raises TypeError and takes the helper
+                assign = ast.Try(
+                    body=[ast.Assign(targets=[_store(name)], value=_call("_dget", *value.args))],
+                    handlers=[ast.ExceptHandler(type=_name("_TypeError"), name=None, body=[assign])],
+                    orelse=[], finalbody=[])
             if f.route and not self.engineer_level(key):
                 f.hoisted.append(assign)
             else:

@@ -543,6 +543,8 @@ HELPERS: dict[str, Any] = {
     "_norm": norm,
     "_get": get,
     "_idx": idx,
+    "_dget": dict.get,
+    "_TypeError": TypeError,
     "_contains": contains,
     "_not_contains": not_contains,
     "_in_set": in_set,

@@ -85,3 +85,21 @@ def test_can_close_lists_failing_stage_names_in_order(repair: Any) -> None:
     assert lock.failing == ["客户验收", "知识沉淀"] and not lock.ok
     assert repair.can_close({"attachments": [{"kind": "video"}], "customer_signature": "张",
                              "root_cause_recorded": True}).ok
+
+
+def test_a_map_lookup_in_a_slot_behaves_as_the_helper_on_every_kind_of_value() -> None:
+    from gongdan_rules.runtime import idx
+
+    rs = rules('route "r":\n    require engineer.skills[required_skill] >= 3\n    score 1\n    offer top 9\n')
+    assert "_dget" in rs.python_source()
+    skills_values: list[Any] = [{"PLC": 4}, {"PLC": 1}, {0: 5}, [5, 5], "PLC", None, 7, {("a",): 5}]
+    required_values: list[Any] = ["PLC", 0, ["PLC"], None, {"x": 1}, 1.0]
+    for required in required_values:
+        engineers = [{"id": f"e{i}", "skills": s} for i, s in enumerate(skills_values)]
+        got = rs.route({"required_skill": required}, engineers)
+        expected = []
+        for e in engineers:
+            level = idx(e["skills"], required)
+            if isinstance(level, int | float) and level >= 3:
+                expected.append(e["id"])
+        assert sorted(got.offered) == sorted(expected), (required, got.offered)

@@ -476,49 +476,10 @@ _NUMBER = (int, float)
 
 
 def _ranked(passed: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    """`passed` in rank order, as `sorted(passed, key=_rank_key)`.
-
-    The idle-time and id tie-breaks, the costly part of the key, are computed only for
-    engineers that tie on score and load.
-    """
-    n = len(passed)
-    if n < 2:
-        return passed
-    heads = [(_head_key(row), i) for i, row in enumerate(passed)]
-    if any(h[1] != h[1] for h, _ in heads):  # a NaN load orders nothing: the full key decides
+    """`passed` in rank order (`_rank_key`)."""
+    if len(passed) > 1:
         passed.sort(key=_rank_key)
-        return passed
-    heads.sort()
-    out: list[tuple[Any, ...]] = []
-    j = 0
-    while j < n:
-        head = heads[j][0]
-        k = j + 1
-        while k < n and heads[k][0] == head:
-            k += 1
-        if k - j == 1:
-            out.append(passed[heads[j][1]])
-        else:  # a tie: in the given order (i ascending), then by the tie-breaks
-            group = [passed[i] for _, i in heads[j:k]]
-            group.sort(key=_tail_key)
-            out += group
-        j = k
-    return out
-
-
-def _head_key(row: tuple[Any, ...]) -> tuple[float, float]:
-    score = row[1]
-    load = row[0].get("load")
-    return (
-        -score if score.__class__ in _NUMBER and score == score else _INF,
-        load if load.__class__ in _NUMBER else _INF,
-    )
-
-
-def _tail_key(row: tuple[Any, ...]) -> tuple[float, str]:
-    eng = row[0]
-    idle = eng.get("idle_since")
-    return -_INF if idle is None else _idle_seconds(idle), str(eng.get("id"))
+    return passed
 
 
 def _rank_key(row: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -526,11 +487,18 @@ def _rank_key(row: tuple[Any, ...]) -> tuple[Any, ...]:
     eng, score = row[0], row[1]
     load = eng.get("load")
     idle = eng.get("idle_since")
+    if idle is None:
+        since = -_INF
+    elif idle.__class__ is datetime and idle.tzinfo is not None:
+        since = idle.timestamp()  # the usual case, without parse_ts's checks
+    else:
+        since = _idle_seconds(idle)
+    ident = eng.get("id")
     return (
         -score if score.__class__ in _NUMBER and score == score else _INF,  # NaN ranks as null
         load if load.__class__ in _NUMBER else _INF,
-        -_INF if idle is None else _idle_seconds(idle),
-        str(eng.get("id")),
+        since,
+        ident if ident.__class__ is str else str(ident),
     )
 
 

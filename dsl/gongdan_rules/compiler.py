@@ -482,6 +482,9 @@ def _ranked(passed: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     return passed
 
 
+_SECONDS: dict[datetime, float] = {}  # aware idle times -> POSIX seconds (equal instants hash alike)
+
+
 def _rank_key(row: tuple[Any, ...]) -> tuple[Any, ...]:
     """Score (higher first, null last), then lower load, longer idle, then id."""
     eng, score = row[0], row[1]
@@ -489,8 +492,12 @@ def _rank_key(row: tuple[Any, ...]) -> tuple[Any, ...]:
     idle = eng.get("idle_since")
     if idle is None:
         since = -_INF
-    elif idle.__class__ is datetime and idle.tzinfo is not None:
-        since = idle.timestamp()  # the usual case, without parse_ts's checks
+    elif idle.__class__ is datetime and idle.tzinfo is not None:  # the usual case
+        since = _SECONDS.get(idle)
+        if since is None:  # datetime.timestamp() costs ~8 dict look-ups; a roster repeats its times
+            if len(_SECONDS) >= 65536:
+                _SECONDS.clear()
+            since = _SECONDS[idle] = idle.timestamp()
     else:
         since = _idle_seconds(idle)
     ident = eng.get("id")

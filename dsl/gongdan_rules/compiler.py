@@ -490,6 +490,7 @@ def _rank_key(row: tuple[Any, ...]) -> tuple[Any, ...]:
     eng, score = row[0], row[1]
     load = eng.get("load")
     idle = eng.get("idle_since")
+    since: float | None
     if idle is None:
         since = -_INF
     elif idle.__class__ is datetime and idle.tzinfo is not None:  # the usual case

@@ -3,7 +3,7 @@
 Each `benchmarks/bench_<name>.py` is imported by path and its `main()` called, with a
 header per benchmark. Benchmarks print their own tables (our figure, the baseline measured
 in the same run, the ratio, the target); nothing here asserts on a timing. Exits 1 when a
-benchmark raises (the others still run), 2 when `--only` names no benchmark.
+benchmark raises or its main() returns non-zero (the others still run), 2 when `--only` names no benchmark.
 """
 
 from __future__ import annotations
@@ -70,7 +70,9 @@ def main(argv: list[str] | None = None) -> int:
             entry = getattr(module, "main", None)
             if not callable(entry):
                 raise TypeError(f"{path.name} has no main()")
-            entry()
+            rc = entry()
+            if rc not in (0, None):  # a main() that reports its own failures returns non-zero
+                raise SystemExit(rc)
         except (Exception, SystemExit) as exc:  # report it, run the rest, fail at the end
             if isinstance(exc, SystemExit) and exc.code in (0, None):
                 print(f"-- {name}: done in {time.perf_counter() - t0:.1f} s", flush=True)

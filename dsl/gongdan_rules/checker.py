@@ -13,7 +13,7 @@ from typing import Any
 import re2
 
 from . import nodes as n
-from .diagnostics import DiagnosticSink
+from .diagnostics import Bi, DiagnosticSink
 from .runtime import compile_regex
 
 # ------------------------------------------------------------------------------ types
@@ -38,12 +38,20 @@ class T:
         return None
 
     def __str__(self) -> str:
-        zh = {
-            "string": "文本 string", "number": "数值 number", "bool": "布尔 bool", "duration": "时长 duration",
-            "distance": "距离 distance", "timestamp": "时间 timestamp", "list": "列表 list", "map": "映射 map",
-            "null": "空值 null", "any": "任意 any", "symbol": "名称 name", "object": "对象 object",
-        }
-        return zh.get(self.kind, self.kind)
+        return str(self.bi)
+
+    @property
+    def bi(self) -> Bi:
+        """The type's name in a Chinese and an English message."""
+        zh = _TYPE_ZH.get(self.kind)
+        return Bi(f"{zh} {self.kind}" if zh else self.kind, _TYPE_EN.get(self.kind, self.kind))
+
+
+_TYPE_ZH = {
+    "string": "文本", "number": "数值", "bool": "布尔", "duration": "时长", "distance": "距离", "timestamp": "时间",
+    "list": "列表", "map": "映射", "null": "空值", "any": "任意", "symbol": "名称", "object": "对象",
+}
+_TYPE_EN = {"symbol": "name"}
 
 
 ANY = T("any")
@@ -421,12 +429,12 @@ class Checker:
     def cond(self, e: n.Expr, scope: Scope) -> None:
         t = self.expr(e, scope)
         if t.kind not in ("bool", "any", "null"):
-            self.sink.at("E204", e.span, found=str(t))
+            self.sink.at("E204", e.span, found=t.bi)
 
     def number(self, e: n.Expr, scope: Scope) -> None:
         t = self.expr(e, scope)
         if t.kind not in ("number", "any", "null"):
-            self.sink.at("E205", e.span, found=str(t))
+            self.sink.at("E205", e.span, found=t.bi)
 
     def expr(self, e: n.Expr, scope: Scope) -> T:
         t = self._expr(e, scope)
@@ -450,7 +458,7 @@ class Checker:
                 return obj.elem or ANY
             if obj.kind in ("any", "null", "object"):
                 return ANY
-            self.sink.at("E210", e.obj.span, found=str(obj))
+            self.sink.at("E210", e.obj.span, found=obj.bi)
             return ANY
         if isinstance(e, n.ListExpr):
             kinds = [self.expr(x, scope) for x in e.items]
@@ -463,7 +471,7 @@ class Checker:
         if isinstance(e, n.TextTest):
             left = self.expr(e.left, scope)
             if left.kind not in ("string", "any", "null"):
-                self.sink.at("E213", e.left.span, found=str(left))
+                self.sink.at("E213", e.left.span, found=left.bi)
             if e.op == "matches":
                 try:
                     self.info.regexes[id(e)] = compile_regex(e.pattern or "")
@@ -474,9 +482,9 @@ class Checker:
             elif e.right is not None:
                 right = self.expr(e.right, scope)
                 if e.op == "has" and right.kind not in ("string", "any", "null"):
-                    self.sink.at("E213", e.right.span, found=str(right))
+                    self.sink.at("E213", e.right.span, found=right.bi)
                 if e.op != "has" and right.kind not in ("list", "any", "null"):
-                    self.sink.at("E214", e.right.span, op=e.op, found=str(right))
+                    self.sink.at("E214", e.right.span, op=e.op, found=right.bi)
             return BOOL
         if isinstance(e, n.BoolOp):
             for v in e.values:
@@ -490,7 +498,7 @@ class Checker:
         if isinstance(e, n.Neg):
             t = self.expr(e.operand, scope)
             if t.kind not in ("number", "duration", "distance", "any", "null"):
-                self.sink.at("E203", e.span, op="-", left=str(t), right="")
+                self.sink.at("E203", e.span, op="-", left=t.bi, right="")
             return t
         if isinstance(e, n.Cond):
             self.cond(e.test, scope)
@@ -500,7 +508,7 @@ class Checker:
                 return a
             if a.kind in ("any", "null"):
                 return b
-            self.sink.at("E203", e.span, op="if/else", left=str(a), right=str(b))
+            self.sink.at("E203", e.span, op="if/else", left=a.bi, right=b.bi)
             return ANY
         if isinstance(e, n.Call):
             return self.call(e, scope)
@@ -559,7 +567,7 @@ class Checker:
             return obj.field(e.attr) or ANY
         if obj.kind in ("any", "null"):
             return ANY
-        self.sink.at("E215", e.span, found=str(obj), attr=e.attr)
+        self.sink.at("E215", e.span, found=obj.bi, attr=e.attr)
         return ANY
 
     def compare(self, e: n.Compare, scope: Scope) -> T:
@@ -578,16 +586,17 @@ class Checker:
             if right.kind == "list":
                 elem = right.elem or ANY
                 if not self.compatible(left, elem):
-                    self.sink.at("E202", e.span, op=op, left=str(left), right=f"{elem} 的列表 list of {elem}")
+                    self.sink.at("E202", e.span, op=op, left=left.bi,
+                                 right=Bi(f"{elem.bi.zh} 的列表", f"list of {elem.bi.en}"))
                 self.enum_lint(e.left, left, e.right)
             elif right.kind not in ("string", "map", "any", "null"):
-                self.sink.at("E214", e.right.span, op=op, found=str(right))
+                self.sink.at("E214", e.right.span, op=op, found=right.bi)
             return BOOL
         if not self.compatible(left, right) or (op in ("<", "<=", ">", ">=") and (
             left.kind in ("bool", "list", "map", "symbol", "object")
             or right.kind in ("bool", "list", "map", "symbol", "object")
         )):
-            self.sink.at("E202", e.span, op=op, left=str(left), right=str(right))
+            self.sink.at("E202", e.span, op=op, left=left.bi, right=right.bi)
         if op in ("==", "!="):
             self.enum_lint(e.left, left, e.right)
             self.enum_lint(e.right, right, e.left)
@@ -658,7 +667,7 @@ class Checker:
                 return known
             if known.kind in ("duration", "distance") and e.op == "/":
                 return ANY
-            self.sink.at("E203", e.span, op=e.op, left=str(a), right=str(b))
+            self.sink.at("E203", e.span, op=e.op, left=a.bi, right=b.bi)
             return ANY
         table: dict[tuple[str, str, str], T] = {
             ("+", "number", "number"): NUMBER, ("-", "number", "number"): NUMBER,
@@ -673,7 +682,7 @@ class Checker:
         }
         result = table.get((e.op, ka, kb))
         if result is None:
-            self.sink.at("E203", e.span, op=e.op, left=str(a), right=str(b))
+            self.sink.at("E203", e.span, op=e.op, left=a.bi, right=b.bi)
             return ANY
         return result
 
@@ -696,7 +705,7 @@ class Checker:
                 self.sink.at("E001", e.where.span, found="`where`", expected="count(… where …)")
             lt = self.expr(e.args[0], scope)
             if lt.kind not in ("list", "any", "null"):
-                self.sink.at("E212", e.args[0].span, found=str(lt))
+                self.sink.at("E212", e.args[0].span, found=lt.bi)
             elem = lt.elem if lt.kind == "list" and lt.elem is not None else ANY
             if elem.kind != "map":
                 elem = T("map")
@@ -707,29 +716,29 @@ class Checker:
         f = e.func
         if f == "count":
             if types[0].kind not in ("list", "any", "null"):
-                self.sink.at("E212", e.args[0].span, found=str(types[0]))
+                self.sink.at("E212", e.args[0].span, found=types[0].bi)
             return NUMBER
         if f == "len":
             return NUMBER
         if f == "lower":
             if types[0].kind not in ("string", "any", "null"):
-                self.sink.at("E213", e.args[0].span, found=str(types[0]))
+                self.sink.at("E213", e.args[0].span, found=types[0].bi)
             return STRING
         if f in ("min", "max"):
             if len(types) == 1 and types[0].kind == "list":
                 return types[0].elem or ANY
             kinds = {t.kind for t in types} - {"any", "null"}
             if len(kinds) > 1 or kinds & {"string", "bool", "list", "map", "symbol", "object"}:
-                self.sink.at("E203", e.span, op=f, left=str(types[0]), right=str(types[-1]))
+                self.sink.at("E203", e.span, op=f, left=types[0].bi, right=types[-1].bi)
                 return ANY
             return types[0] if kinds else ANY
         if f == "abs":
             if types[0].kind not in ("number", "duration", "distance", "any", "null"):
-                self.sink.at("E205", e.args[0].span, found=str(types[0]))
+                self.sink.at("E205", e.args[0].span, found=types[0].bi)
             return types[0]
         if f == "hours_since":
             if types[0].kind not in ("timestamp", "string", "any", "null"):
-                self.sink.at("E203", e.span, op=f, left=str(types[0]), right="")
+                self.sink.at("E203", e.span, op=f, left=types[0].bi, right="")
             return NUMBER
         if f == "exists":
             return BOOL

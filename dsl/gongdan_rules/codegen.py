@@ -159,7 +159,14 @@ class Codegen:
             finally:
                 f.paths = saved
             name = self.tmp()
-            assign = ast.Assign(targets=[_store(name)], value=value)
+            assign: ast.stmt = ast.Assign(targets=[_store(name)], value=value)
+            if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id == "_idx":
+                # `m[k]` on a map, the usual case, as one C call (`dict.get`); anything else
+                # (a list, an unhashable key, null) raises TypeError and takes the helper
+                assign = ast.Try(
+                    body=[ast.Assign(targets=[_store(name)], value=_call("_dget", *value.args))],
+                    handlers=[ast.ExceptHandler(type=_name("_TypeError"), name=None, body=[assign])],
+                    orelse=[], finalbody=[])
             if f.route and not self.engineer_level(key):
                 f.hoisted.append(assign)
             else:
@@ -280,8 +287,10 @@ class Codegen:
     def builtin(self, name: str) -> ast.expr:
         if name == "distance":
             tloc = self.slot(("field", "location"), lambda: _method(_name("t"), "get", _const("location")))
+            # the ticket's point once (hoisted out of the engineer loop), then one distance per engineer
+            geo = self.slot(("geo", ("field", "location")), lambda: _call("_geo", tloc))
             eloc = self.slot(("eattr", "location"), lambda: _method(_name("e"), "get", _const("location")))
-            return _call("_distance", tloc, eloc)
+            return _call("_distance", geo, eloc)
         if name == "skill_fit":
             skills = self.slot(("eattr", "skills"), lambda: _method(_name("e"), "get", _const("skills")))
             req = self.slot(("field", "required_skill"), lambda: _method(_name("t"), "get", _const("required_skill")))
@@ -355,7 +364,13 @@ class Codegen:
             isinstance(x, n.Literal) and x.kind == "string" for x in right.items
         ):
             words = [x.value for x in right.items if isinstance(x, n.Literal)]
-            ks = self.add_const(KeywordSet(words), ("kw", tuple(words)))
+            kset = KeywordSet(words)
+            if kset.words and len(kset.words) <= KeywordSet.SMALL:
+                # a few words: `w in s` tests inline (what KeywordSet.any/all do, without the calls)
+                first, again = self.once(s)
+                tests = [ast.Compare(left=_const(w), ops=[ast.In()], comparators=[again]) for w in kset.words]
+                return _and(_not_none(first), _or(*tests) if e.op == "has any" else _and(*tests))
+            ks = self.add_const(kset, ("kw", tuple(words)))
             return _method(ks, "any" if e.op == "has any" else "all", s)
         left, _ = self.expr(e.left)
         r, _ = self.expr(right)
@@ -447,6 +462,19 @@ class Codegen:
                                 tier.when.span.line))
         body.append(ast.Return(value=_const(None)))
         return self.function("classify", ["t", "now"], body)
+
+    def gen_tier_parts(self, i: int, parts: list[n.Expr]) -> ast.FunctionDef:
+        """`tier_parts_<i>(t, now)`: which of the tier's `or`-ed conditions holds first (for the
+        reason `classify(..., explain=True)` gives), or None."""
+        self.f = Func()
+        body: list[ast.stmt] = []
+        for k, part in enumerate(parts):
+            test = self.test(part)
+            self.flush(body, part.span.line)
+            body.append(self.at(ast.If(test=test, body=[self.at(ast.Return(value=_const(k)), part.span.line)],
+                                       orelse=[]), part.span.line))
+        body.append(ast.Return(value=_const(None)))
+        return self.function(f"tier_parts_{i}", ["t", "now"], body)
 
     def gen_pool_when(self) -> ast.FunctionDef:
         self.f = Func()
@@ -576,17 +604,21 @@ class Codegen:
         self.f = Func()
         body: list[ast.stmt] = [ast.Assign(targets=[_store("_failing")], value=ast.List(elts=[], ctx=ast.Load()))]
         stages = self.tree.close.stages if self.tree.close else []
-        for i, st in enumerate(stages):
+        for st in stages:
             test = self.test(st.expr)
             self.flush(body, st.span.line)
             body.append(self.at(ast.If(test=ast.UnaryOp(op=ast.Not(), operand=test), body=[
-                self.at(ast.Expr(value=_method(_name("_failing"), "append", _const(i))), st.span.line)],
+                self.at(ast.Expr(value=_method(_name("_failing"), "append", _const(st.name))), st.span.line)],
                 orelse=[]), st.span.line))
         body.append(ast.Return(value=_name("_failing")))
         return self.function("can_close", ["t", "now"], body)
 
     def module(self) -> ast.Module:
         funcs: list[ast.stmt] = [self.gen_classify(), self.gen_pool_when()]
+        for i, tier in enumerate(self.tree.tiers):
+            parts = or_parts(tier.when) if tier.when is not None else []
+            if len(parts) > 1:
+                funcs.append(self.gen_tier_parts(i, parts))
         for i, pool in enumerate(self.tree.pools):
             funcs.append(self.gen_route(i, pool))
             funcs.append(self.gen_offer(i, pool))
@@ -638,4 +670,17 @@ def _split_terms(e: n.Expr) -> list[tuple[int, n.Expr]]:
             stack.append((sign, x.left))
         else:
             out.append((sign, x))
+    return out
+
+
+def or_parts(e: n.Expr) -> list[n.Expr]:
+    """The conditions of a top-level `a or b or (c or d)`, in order: [a, b, c, d]."""
+    out: list[n.Expr] = []
+    stack = [e]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, n.BoolOp) and x.op == "or":
+            stack.extend(reversed(x.values))
+        else:
+            out.append(x)
     return out

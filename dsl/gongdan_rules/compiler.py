@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import dataclasses
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
@@ -12,8 +13,8 @@ from typing import Any
 
 from . import nodes as n
 from .checker import Checker
-from .codegen import Codegen
-from .diagnostics import Diagnostic, DiagnosticSink, RulesError
+from .codegen import Codegen, or_parts
+from .diagnostics import Bi, Diagnostic, DiagnosticSink, RulesError
 from .index import EngineerIndex, Prefilter
 from .parser import MAX_DEPTH, parse
 from .runtime import (
@@ -26,7 +27,9 @@ from .runtime import (
     RouteDecision,
     RulesRuntimeError,
     SlaDecision,
+    SlaReason,
     Transition,
+    norm,
     parse_ts,
 )
 
@@ -75,6 +78,7 @@ def compile_ruleset(
         exec(code, namespace)  # our own generated AST, never user text
     rs = CompiledRuleset(tree, module, namespace, sink, filename)
     rs.prefilters = [_prefilters(pool, info.res) for pool in tree.pools]
+    rs._explainable(text, info.res, schema)
     if run_examples:
         rs._run_examples(sink)
         if sink.has_errors:
@@ -159,7 +163,7 @@ class CompiledRuleset:
         self.line = tree.header.line_key if tree.header else ""
         self._classify: Callable[..., int | None] = namespace["classify"]
         self._pool_when: Callable[..., int | None] = namespace["pool_when"]
-        self._can_close: Callable[..., list[int]] = namespace["can_close"]
+        self._can_close: Callable[..., list[str]] = namespace["can_close"]  # the failing stages' names
         self._routes = [namespace[f"route_{i}"] for i in range(len(tree.pools))]
         self._offers = [namespace[f"offer_{i}"] for i in range(len(tree.pools))]
         self.tiers = [
@@ -189,6 +193,120 @@ class CompiledRuleset:
         ]
         self.examples = [ex.title for ex in tree.examples]
 
+    # ------------------------------------------------------------------ reasons
+    def _explainable(self, text: str, res: dict[int, tuple[Any, ...]], schema: dict[str, Any] | None) -> None:
+        """Give every tier its reason (see `SlaReason`); `classify(..., explain=True)` details it."""
+        self._text = text
+        self._res = res
+        props = schema.get("properties") if isinstance(schema, dict) else None
+        self._titles = {
+            k: v["title"] for k, v in props.items() if isinstance(v, dict) and isinstance(v.get("title"), str)
+        } if isinstance(props, dict) else {}
+        self._parts = {
+            i: (self._ns[f"tier_parts_{i}"], or_parts(t.when))
+            for i, t in enumerate(self._tree.tiers) if t.when is not None and f"tier_parts_{i}" in self._ns
+        }
+        self.tiers = [dataclasses.replace(d, reason=self._static_reason(t)) for d, t in zip(
+            self.tiers, self._tree.tiers, strict=True)]
+
+    def _src(self, span: n.Span) -> str:
+        return " ".join(self._text[span.start_pos : span.end_pos].split())
+
+    @staticmethod
+    def _heads(t: n.SlaTier) -> tuple[str, str]:
+        return (f"{t.name}「{t.label}」", f"{t.name} ({t.label})") if t.label else (t.name, t.name)
+
+    def _static_reason(self, t: n.SlaTier) -> SlaReason:
+        zh, en = self._heads(t)
+        if t.when is None:
+            line = t.otherwise.line if t.otherwise else t.span.line
+            return SlaReason(t.name, True, None, line, [], f"其他级别的条件都不满足，按 otherwise 归入 {zh}",
+                             f"no other tier's condition holds, so otherwise: {en}")
+        cond = self._src(t.when.span)
+        return SlaReason(t.name, False, cond, t.when.span.line, [], f"条件「{cond}」成立，命中 {zh}",
+                         f"condition `{cond}` holds, matches {en}")
+
+    def _reason(self, i: int, ticket: dict[str, Any], now: datetime | None) -> SlaReason:
+        """Which part of tier `i`'s condition held for `ticket`, and the keywords it found."""
+        t = self._tree.tiers[i]
+        static = self.tiers[i].reason
+        assert static is not None
+        if t.when is None:
+            return dataclasses.replace(static, detailed=True)
+        part = t.when
+        if i in self._parts:
+            fn, parts = self._parts[i]
+            k = fn(ticket, now)
+            if k is not None:
+                part = parts[k]
+        matches = self._keyword_hits(part, ticket)
+        cond = self._src(part.span)
+        zh_h, en_h = self._heads(t)
+        hits_zh = "；".join(f"{self._title(m['field'])}含关键词" + "".join(f"「{w}」" for w in m["keywords"])
+                           for m in matches)
+        hits_en = "; ".join(f"{m['field']} contains {', '.join(m['keywords'])}" for m in matches)
+        value = self._compared_value(part, ticket)
+        if isinstance(part, n.TextTest) and len(matches) == 1:
+            zh, en = f"{hits_zh}，命中 {zh_h}", f"{hits_en}, matches {en_h}"
+        elif value is not None:
+            key, v = value
+            zh, en = f"{self._title(key)}为「{v}」，命中 {zh_h}", f"{key} is {v}, matches {en_h}"
+        elif matches:
+            zh = f"条件「{cond}」成立（{hits_zh}），命中 {zh_h}"
+            en = f"condition `{cond}` holds ({hits_en}), matches {en_h}"
+        else:
+            zh, en = f"条件「{cond}」成立，命中 {zh_h}", f"condition `{cond}` holds, matches {en_h}"
+        return SlaReason(t.name, False, cond, part.span.line, matches, zh, en, detailed=True)
+
+    def _title(self, key: str) -> str:
+        """The field's name in a Chinese sentence: its form title, else `字段 <key> `."""
+        return self._titles.get(key) or f"字段 {key} "
+
+    def _field_of(self, e: n.Expr) -> str | None:
+        r = self._res.get(id(e))
+        return str(r[1]) if isinstance(e, n.Name | n.GetAttr) and r is not None and r[0] == "field" else None
+
+    def _compared_value(self, e: n.Expr, ticket: dict[str, Any]) -> tuple[str, Any] | None:
+        """(field, value) when `e` is `field == constant` or `field in [constants]`."""
+        if not (isinstance(e, n.Compare) and e.op in ("==", "in")):
+            return None
+        key = self._field_of(e.left)
+        right = e.right
+        constant = isinstance(right, n.Literal) or (
+            isinstance(right, n.ListExpr) and all(isinstance(x, n.Literal) for x in right.items))
+        if key is None or not constant:
+            return None
+        v = ticket.get(key)
+        return (key, v) if isinstance(v, str | int | float) and not isinstance(v, bool) else None
+
+    def _keyword_hits(self, e: n.Expr, ticket: dict[str, Any]) -> list[dict[str, Any]]:
+        """The `has` tests under `e` over a ticket field, with the words found in its text."""
+        out: list[dict[str, Any]] = []
+        stack: list[Any] = [e]
+        while stack:
+            x = stack.pop()
+            if isinstance(x, list | tuple):
+                stack.extend(reversed(x))
+                continue
+            if not isinstance(x, n.Expr):
+                continue
+            if isinstance(x, n.TextTest) and x.op in ("has", "has any", "has all"):
+                key = self._field_of(x.left)
+                words = ([x.right.value] if isinstance(x.right, n.Literal) and x.right.kind == "string" else
+                         [w.value for w in x.right.items if isinstance(w, n.Literal) and w.kind == "string"]
+                         if isinstance(x.right, n.ListExpr) else [])
+                text = norm(ticket.get(key)) if key is not None else None
+                found = [w for w in dict.fromkeys(words) if text is not None and (nw := norm(w)) and nw in text]
+                if key is not None and found:
+                    out.append({"field": key, "keywords": found})
+                continue
+            for attr in ("left", "right", "values", "operand", "items", "args", "where", "obj", "index",
+                         "then", "test", "orelse"):
+                child = getattr(x, attr, None)
+                if child is not None:
+                    stack.append(child)
+        return out
+
     # ------------------------------------------------------------------ evaluation
     def _guard(self, exc: BaseException) -> RulesRuntimeError:
         line = _rules_line(exc.__traceback__, self.filename)
@@ -198,13 +316,24 @@ class CompiledRuleset:
             line,
         )
 
-    def classify(self, ticket: dict[str, Any], now: datetime | None = None) -> SlaDecision | None:
-        """The first SLA tier whose `when` holds (or the `otherwise` tier); None if none does."""
+    def classify(
+        self, ticket: dict[str, Any], now: datetime | None = None, *, explain: bool = False
+    ) -> SlaDecision | None:
+        """The first SLA tier whose `when` holds (or the `otherwise` tier); None if none does.
+
+        The decision's `reason` names the tier's condition and its line; with `explain=True`
+        it also says which `or`-ed part held and which keywords were found in which field
+        (`reason.detailed`), at the cost of evaluating that tier again.
+        """
         try:
             i = self._classify(ticket, now)
+            if i is None:
+                return None
+            if explain and self.tiers[i].reason is not None:
+                return dataclasses.replace(self.tiers[i], reason=self._reason(i, ticket, now))
         except (TypeError, AttributeError, ValueError, KeyError, OverflowError) as exc:
             raise self._guard(exc) from exc
-        return None if i is None else self.tiers[i]
+        return self.tiers[i]
 
     def _tier_of(self, ticket: dict[str, Any], now: datetime | None) -> str | None:
         sla = ticket.get("sla")
@@ -232,8 +361,8 @@ class CompiledRuleset:
         indexable requires are considered (`excluded` counts the others); the ranking is
         the same.
         """
-        tier = self._tier_of(ticket, now)
         try:
+            tier = self._tier_of(ticket, now)
             p = self._pool_when(ticket, tier, now)
             if p is None:
                 return RouteDecision(pool=None, offered=[], candidates=[], tier=tier)
@@ -243,9 +372,9 @@ class CompiledRuleset:
                 engineers = list(engineers) if ids is None else engineers.ordered(ids)
             passed, rejected = self._routes[p](ticket, engineers, tier, now)
             top = self._offers[p](ticket, tier, now)
+            passed = _ranked(passed)
         except (TypeError, AttributeError, ValueError, KeyError, OverflowError) as exc:
             raise self._guard(exc) from exc
-        passed.sort(key=_rank_key)
         ranked = [Candidate(r[0].get("id"), r[1], r[2], None, rank) for rank, r in enumerate(passed, 1)]
         pool = self._tree.pools[p]
         return RouteDecision(
@@ -267,6 +396,9 @@ class CompiledRuleset:
         the event's field, and the ticket is in its from-state (`*`: any state, but a
         wildcard trigger into the state the ticket is already in changes nothing).
         """
+        if not isinstance(ticket, dict) or not isinstance(event, dict):
+            raise RulesRuntimeError("工单和事件都必须是映射（dict）",
+                                    "the ticket and the event must both be maps (dicts)")
         state = ticket.get("state")
         for trig in self._triggers.get(str(event.get("type")), ()):
             if any(event.get(k) != v for k, v, _ in trig.pattern.fields):
@@ -289,7 +421,7 @@ class CompiledRuleset:
             failing = self._can_close(ticket, now)
         except (TypeError, AttributeError, ValueError, KeyError, OverflowError) as exc:
             raise self._guard(exc) from exc
-        return LockResult(not failing, [self.stages[i] for i in failing])
+        return LockResult(not failing, failing)
 
     def python_source(self) -> str:
         """The generated Python, for debugging (`gongdan rules explain`)."""
@@ -311,7 +443,7 @@ class CompiledRuleset:
             try:
                 actual, ok, want = self._example_outcome(ex, ticket, kind, expected)
             except RulesRuntimeError as exc:
-                sink.at("E162", span, title=ex.title, error=exc.message_en)
+                sink.at("E162", span, title=ex.title, error=Bi(exc.message_zh, exc.message_en))
                 continue
             if not ok:
                 sink.at("E160", span, title=ex.title, expected=want, actual=actual)
@@ -326,7 +458,7 @@ class CompiledRuleset:
                 ticket["state"] = tr.to_state
         if kind == "tier":
             d = self.classify(ticket)
-            got = d.tier if d else "无 none"
+            got = d.tier if d else "none"
             return got, got == expected, f"tier {expected}"
         if kind == "state":
             got = str(ticket.get("state"))
@@ -343,16 +475,38 @@ _INF = float("inf")
 _NUMBER = (int, float)
 
 
+def _ranked(passed: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """`passed` in rank order (`_rank_key`)."""
+    if len(passed) > 1:
+        passed.sort(key=_rank_key)
+    return passed
+
+
+_SECONDS: dict[datetime, float] = {}  # aware idle times -> POSIX seconds (equal instants hash alike)
+
+
 def _rank_key(row: tuple[Any, ...]) -> tuple[Any, ...]:
     """Score (higher first, null last), then lower load, longer idle, then id."""
     eng, score = row[0], row[1]
     load = eng.get("load")
     idle = eng.get("idle_since")
+    since: float | None
+    if idle is None:
+        since = -_INF
+    elif idle.__class__ is datetime and idle.tzinfo is not None:  # the usual case
+        since = _SECONDS.get(idle)
+        if since is None:  # datetime.timestamp() costs ~8 dict look-ups; a roster repeats its times
+            if len(_SECONDS) >= 65536:
+                _SECONDS.clear()
+            since = _SECONDS[idle] = idle.timestamp()
+    else:
+        since = _idle_seconds(idle)
+    ident = eng.get("id")
     return (
         -score if score.__class__ in _NUMBER and score == score else _INF,  # NaN ranks as null
         load if load.__class__ in _NUMBER else _INF,
-        -_INF if idle is None else _idle_seconds(idle),
-        str(eng.get("id")),
+        since,
+        ident if ident.__class__ is str else str(ident),
     )
 
 

@@ -7,10 +7,24 @@ every code (a test checks it), so adding a code here means documenting it in doc
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 ERROR = "error"
 WARNING = "warning"
+
+
+class Bi(NamedTuple):
+    """A message field in both languages: the Chinese message gets `zh`, the English `en`."""
+
+    zh: str
+    en: str
+
+    def __str__(self) -> str:
+        return f"{self.zh} {self.en}"
+
+    @staticmethod
+    def join(parts: list[Bi], sep_zh: str = "、", sep_en: str = ", ") -> Bi:
+        return Bi(sep_zh.join(p.zh for p in parts), sep_en.join(p.en for p in parts))
 
 # code -> (severity, zh template, en template). Templates use str.format fields.
 CODES: dict[str, tuple[str, str, str]] = {
@@ -33,6 +47,7 @@ CODES: dict[str, tuple[str, str, str]] = {
     "E011": (ERROR, "正则表达式没有结束的 `/`", "unterminated regular expression: missing closing `/`"),
     "E013": (ERROR, "{word} 是保留字，不能用作名称；如确需此名称，请写成字符串 \"{word}\"",
              "{word} is a reserved word and cannot be used as a name; write it as a string \"{word}\" if you must"),
+    "E014": (ERROR, "括号 {bracket} 在子句结束前没有闭合", "bracket {bracket} is not closed before its clause ends"),
     "E012": (ERROR, "错误过多，已停止报告（共 {count} 个以上）",
              "too many errors; stopped reporting (more than {count})"),
     # ---- structure (E1xx / W1xx)
@@ -229,8 +244,8 @@ class DiagnosticSink:
         d = Diagnostic(
             code=code,
             severity=severity,
-            message_zh=zh.format(**fields),
-            message_en=en.format(**fields),
+            message_zh=zh.format(**{k: v.zh if isinstance(v, Bi) else v for k, v in fields.items()}),
+            message_en=en.format(**{k: v.en if isinstance(v, Bi) else v for k, v in fields.items()}),
             line=line,
             column=column,
             end_line=end_line,

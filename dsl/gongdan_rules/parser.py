@@ -21,7 +21,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 from lark.visitors import Transformer_NonRecursive
 
 from . import nodes as n
-from .diagnostics import DiagnosticSink
+from .diagnostics import Bi, DiagnosticSink
 
 LTree = Tree[Token]
 
@@ -128,26 +128,26 @@ def get_parser() -> Lark:
 
 # ------------------------------------------------------------------------------ errors
 
-_TERMINAL_NAMES: dict[str, str] = {
-    "NAME": "名称 name",
-    "STRING": "字符串 string",
-    "NUMBER": "数字 number",
-    "INT": "整数 integer",
-    "DURATION": "时长 duration (如 e.g. 30m)",
-    "DISTANCE": "距离 distance (如 e.g. 5km)",
-    "REGEX": "正则 /regex/",
-    "_NL": "换行 end of line",
-    "_INDENT": "缩进 indentation",
-    "_DEDENT": "缩进结束 dedent",
-    "$END": "文件结束 end of file",
-    "COMP_OP": "比较符 comparison",
-    "ADD_OP": "`+` `-`",
-    "MUL_OP": "`*` `/`",
-    "ANY_STATE": "`*`",
+_TERMINAL_NAMES: dict[str, Bi] = {
+    "NAME": Bi("名称", "name"),
+    "STRING": Bi("字符串", "string"),
+    "NUMBER": Bi("数字", "number"),
+    "INT": Bi("整数", "integer"),
+    "DURATION": Bi("时长（如 30m）", "duration (e.g. 30m)"),
+    "DISTANCE": Bi("距离（如 5km）", "distance (e.g. 5km)"),
+    "REGEX": Bi("正则 /regex/", "/regex/"),
+    "_NL": Bi("换行", "end of line"),
+    "_INDENT": Bi("缩进", "indentation"),
+    "_DEDENT": Bi("缩进结束", "dedent"),
+    "$END": Bi("文件结束", "end of file"),
+    "COMP_OP": Bi("比较符", "comparison"),
+    "ADD_OP": Bi("`+` `-`", "`+` `-`"),
+    "MUL_OP": Bi("`*` `/`", "`*` `/`"),
+    "ANY_STATE": Bi("`*`", "`*`"),
 }
 
 
-def _describe_terminal(name: str) -> str:
+def _describe_terminal(name: str) -> Bi:
     if name in _TERMINAL_NAMES:
         return _TERMINAL_NAMES[name]
     parser = get_parser()
@@ -155,15 +155,15 @@ def _describe_terminal(name: str) -> str:
         if term.name == name:
             value = getattr(term.pattern, "value", None)
             if isinstance(value, str) and term.pattern.type == "str":
-                return f"`{value}`"
-    return name
+                return Bi(f"`{value}`", f"`{value}`")
+    return Bi(name, name)
 
 
-def _describe_expected(expected: set[str]) -> str:
-    names = sorted({_describe_terminal(e) for e in expected if e not in ("_CONT",)})
+def _describe_expected(expected: set[str]) -> Bi:
+    names = sorted({_describe_terminal(e) for e in expected if e not in ("_CONT",)}, key=lambda b: b.en)
     if len(names) > 10:
-        names = [*names[:10], "…"]
-    return ", ".join(names) if names else "?"
+        names = [*names[:10], Bi("…", "…")]
+    return Bi.join(names, "、", ", ") if names else Bi("?", "?")
 
 
 class _SyntaxProblem(Exception):
@@ -218,7 +218,7 @@ def _problem_from(exc: Exception, text: str, at_eof: bool = True) -> _SyntaxProb
         elif tok.type == "_DEDENT":
             found = _TERMINAL_NAMES["_DEDENT"]
         else:
-            found = f"`{tok.value}`"
+            found = Bi(f"`{tok.value}`", f"`{tok.value}`")
         return _SyntaxProblem("E001", line, col, end_col, {"found": found, "expected": _describe_expected(expected)})
     if isinstance(exc, UnexpectedEOF):
         lines = text.splitlines() or [""]
@@ -276,8 +276,85 @@ def _scan_line(line: str, depth: int) -> tuple[int, str]:
     return depth, last
 
 
+# Words that begin a top-level statement, and the clauses of a block. A line that begins with
+# one (at the statement's or the block's indentation) is not the continuation of an open
+# bracket: the bracket was left unclosed, and recovery starts again there.
+_TOP_WORDS = {"ruleset", "sla", "route", "on", "dwell", "close", "archive", "example"}
+_CLAUSE_WORDS = {"when", "otherwise", "respond", "resolve", "pause", "bypass", "require", "score", "fatigue",
+                 "offer", "claim", "stage", "given", "expect", "on"}
+_PAIRS = {"(": ")", "[": "]", "{": "}"}
+
+
+def _starts_with_word(stripped: str, words: set[str]) -> bool:
+    m = re.match(r"[A-Za-z_]\w*", stripped)
+    if m is None or m.group(0) not in words:
+        return False
+    rest = stripped[m.end():]
+    return not rest or rest[0] in " \t\"" or (rest[0] == ":" and m.group(0) in ("otherwise",))
+
+
+def _open_brackets(line: str, stack: list[tuple[int, int, str]], idx: int) -> int:
+    """Push/pop the brackets of `line` (line index `idx`) on `stack` of (line, column, char);
+    strings, regexes and comments are skipped. Returns where the code ends (a `#` or the end)."""
+    i, length = 0, len(line)
+    while i < length:
+        ch = line[i]
+        if ch == "#":
+            return i
+        if ch == '"':
+            j = i + 1
+            while j < length and line[j] != '"':
+                j += 2 if line[j] == "\\" else 1
+            i = j + 1
+            continue
+        if ch == "/" and re.search(r"matches\s*$", line[:i]):
+            j = i + 1
+            while j < length and line[j] != "/":
+                j += 2 if line[j] == "\\" else 1
+            i = j + 1
+            continue
+        if ch in _PAIRS:
+            stack.append((idx, i, ch))
+        elif ch in ")]}" and stack and _PAIRS[stack[-1][2]] == ch:
+            stack.pop()
+        i += 1
+    return length
+
+
+def unclosed_bracket(lines: list[str]) -> tuple[int, int, str, int, list[str]] | None:
+    """The first bracket of a statement's `lines` left open where a new clause begins (or at
+    the statement's end): (its line, its column, itself, the line to close it on, the closers)."""
+    stack: list[tuple[int, int, str]] = []
+    last_code = -1
+    for idx, line in enumerate(lines):
+        stripped = line.lstrip(" \t\f")
+        if not stripped or stripped.startswith("#"):
+            continue
+        if stack:
+            indent = len(line) - len(stripped)
+            opener = lines[stack[0][0]]
+            opener_indent = len(opener) - len(opener.lstrip(" \t\f"))
+            if indent <= opener_indent and _starts_with_word(stripped, _CLAUSE_WORDS | _TOP_WORDS):
+                return (*stack[0], last_code, [_PAIRS[c] for _, _, c in reversed(stack)])
+        _open_brackets(line, stack, idx)
+        last_code = idx
+    if stack and last_code >= 0:
+        return (*stack[0], last_code, [_PAIRS[c] for _, _, c in reversed(stack)])
+    return None
+
+
+def _close_on(line: str, closers: list[str]) -> str:
+    """`line` with `closers` added at the end of its code (before a comment)."""
+    end = _open_brackets(line, [], 0)
+    return line[:end].rstrip() + "".join(closers) + (" " + line[end:] if end < len(line) else "")
+
+
 def split_statements(source: str) -> list[tuple[int, int, int]]:
-    """Cut the source into top-level statements: (first line index, end line index, char offset)."""
+    """Cut the source into top-level statements: (first line index, end line index, char offset).
+
+    A line at column 0 that begins a top-level statement (`sla`, `route`, `on`…) starts one
+    even inside an open bracket: an unclosed `(` swallows only its own statement.
+    """
     lines = source.split("\n")
     starts: list[int] = []
     depth = 0
@@ -285,6 +362,8 @@ def split_statements(source: str) -> list[tuple[int, int, int]]:
     for idx, line in enumerate(lines):
         stripped = line.lstrip(" \t\f")
         code = stripped and not stripped.startswith("#")
+        if code and stripped is line and depth > 0 and _starts_with_word(stripped, _TOP_WORDS):
+            depth, last = 0, ""  # resynchronise: the bracket before was never closed
         if code and stripped is line and depth == 0:
             first_word = re.match(r"\w+", stripped)
             starts_with_op = stripped.startswith(_SYM_OPS) or (
@@ -359,6 +438,24 @@ def _parse_with_recovery(text: str, sink: DiagnosticSink) -> list[Any]:
             continue
         last_line = 0  # report only errors past the last one: earlier ones come from blanking
         clean = True
+        # An unclosed bracket: one error at the bracket, then the statement closed there and
+        # parsed on, so only the errors that are really there follow.
+        for _bracket in range(MAX_RETRIES_PER_CHUNK):
+            found = unclosed_bracket(chunk_lines) if not _parses(parser, chunk_lines) else None
+            if found is None:
+                break
+            b_line, b_col, b_char, close_at, closers = found
+            reported += 1
+            if reported > MAX_ERRORS:
+                sink.add("E012", start + b_line + 1, 1, count=MAX_ERRORS)
+                return out
+            closing = "".join(closers)
+            sink.add("E014", start + b_line + 1, b_col + 1, start + b_line + 1, b_col + 2, bracket=f"`{b_char}`",
+                     suggestion=f"在第 {start + close_at + 1} 行末尾补上 `{closing}` / "
+                                f"close it with `{closing}` at the end of line {start + close_at + 1}")
+            last_line = max(last_line, start + b_line + 1)
+            chunk_lines = [*chunk_lines[:close_at], _close_on(chunk_lines[close_at], closers),
+                           *chunk_lines[close_at + 1:]]
         for _attempt in range(MAX_RETRIES_PER_CHUNK):
             chunk = "\n".join(chunk_lines)
             if not chunk.endswith("\n"):
@@ -386,6 +483,14 @@ def _parse_with_recovery(text: str, sink: DiagnosticSink) -> list[Any]:
                 out.extend(_transform(tree, chunk, start, offset, sink))
             break
     return out
+
+
+def _parses(parser: Lark, chunk_lines: list[str]) -> bool:
+    try:
+        parser.parse("\n".join(chunk_lines) + "\n")
+    except (UnexpectedInput, IndentError):
+        return False
+    return True
 
 
 def _transform(tree: LTree, text: str, line_offset: int, pos_offset: int, sink: DiagnosticSink) -> list[Any]:
@@ -715,7 +820,7 @@ class _Builder(Transformer_NonRecursive):  # type: ignore[type-arg]
             return [self._value(x) for x in expr.items]
         if isinstance(expr, n.MapExpr):
             return {k: self._value(v) for k, v in expr.items}
-        self.sink.at("E001", expr.span, found="表达式 expression", expected="常量 a constant")
+        self.sink.at("E001", expr.span, found=Bi("表达式", "an expression"), expected=Bi("常量", "a constant"))
         return None
 
     def r_field_value(self, tree: LTree, c: list[Any]) -> tuple[str, Any, n.Span]:

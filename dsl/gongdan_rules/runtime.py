@@ -17,8 +17,42 @@ import re2
 
 
 @dataclass(frozen=True, slots=True)
+class SlaReason:
+    """Why a ticket got its SLA tier: the rule that matched.
+
+    `condition` is the source text of the condition that held (for a tier written
+    `a or b`, the first of `a`, `b` that held; None for `otherwise`), `line` its line.
+    `matches` lists the keyword tests that found words: `{"field", "keywords"}`, the
+    keywords as written in the rules. `why_zh`/`why_en` say it in one sentence.
+    `detailed` is False for the reason `classify()` gives by default (the tier's whole
+    condition, no keywords: it costs nothing); `classify(..., explain=True)` evaluates
+    which part held and which keywords matched.
+    """
+
+    tier: str
+    otherwise: bool
+    condition: str | None
+    line: int
+    matches: list[dict[str, Any]]
+    why_zh: str
+    why_en: str
+    detailed: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "tier": self.tier,
+            "otherwise": self.otherwise,
+            "condition": self.condition,
+            "line": self.line,
+            "matches": [{"field": m["field"], "keywords": list(m["keywords"])} for m in self.matches],
+            "why_zh": self.why_zh,
+            "why_en": self.why_en,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class SlaDecision:
-    """The SLA tier a ticket falls in, and its clock settings."""
+    """The SLA tier a ticket falls in, and its clock settings; `reason` says why (see SlaReason)."""
 
     tier: str
     label: str | None
@@ -27,6 +61,15 @@ class SlaDecision:
     calendar: str | None
     pause_states: list[str]
     bypass_queue: bool
+    reason: SlaReason | None = field(default=None, compare=False)
+
+    @property
+    def why_zh(self) -> str:
+        return self.reason.why_zh if self.reason else ""
+
+    @property
+    def why_en(self) -> str:
+        return self.reason.why_en if self.reason else ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -431,16 +474,38 @@ def exists(x: Any) -> bool:
 
 def distance_km(a: Any, b: Any) -> float | None:
     """Great-circle distance in km between two {lat, lon} maps; null when either is unknown."""
+    return distance_from(geo_point(a), b)
+
+
+def geo_point(a: Any) -> tuple[float, float, float] | None:
+    """A {lat, lon} map as (latitude in radians, its cosine, longitude in degrees), or null.
+
+    Routing computes the ticket's point once and `distance_from` it for every engineer.
+    """
     try:
-        lat1, lon1 = float(a["lat"]), float(a["lon"])
+        lat, lon = float(a["lat"]), float(a["lon"])
+    except (TypeError, KeyError, ValueError):
+        return None
+    p = _radians(lat)
+    return p, _cos(p), lon
+
+
+def distance_from(g: tuple[float, float, float] | None, b: Any) -> float | None:
+    """Great-circle distance in km from a `geo_point` to a {lat, lon} map; null when either is unknown."""
+    if g is None:
+        return None
+    try:
         lat2, lon2 = float(b["lat"]), float(b["lon"])
     except (TypeError, KeyError, ValueError):
         return None
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp = p2 - p1
-    dl = math.radians(lon2 - lon1)
-    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * 6371.0088 * math.asin(min(1.0, math.sqrt(h)))
+    p1, c1, lon1 = g
+    p2 = _radians(lat2)
+    dl = _radians(lon2 - lon1)
+    h = _sin((p2 - p1) / 2) ** 2 + c1 * _cos(p2) * _sin(dl / 2) ** 2
+    return 2 * 6371.0088 * _asin(min(1.0, _sqrt(h)))
+
+
+_radians, _cos, _sin, _asin, _sqrt = math.radians, math.cos, math.sin, math.asin, math.sqrt
 
 
 def skill_fit(skills: Any, required: Any) -> float | None:
@@ -478,6 +543,8 @@ HELPERS: dict[str, Any] = {
     "_norm": norm,
     "_get": get,
     "_idx": idx,
+    "_dget": dict.get,
+    "_TypeError": TypeError,
     "_contains": contains,
     "_not_contains": not_contains,
     "_in_set": in_set,
@@ -492,7 +559,8 @@ HELPERS: dict[str, Any] = {
     "_hours_since": hours_since,
     "_exists": exists,
     "_ts": parse_ts,
-    "_distance": distance_km,
+    "_distance": distance_from,
+    "_geo": geo_point,
     "_skill_fit": skill_fit,
     "_streak": streak,
     "_rx": regex_search,

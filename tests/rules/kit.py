@@ -10,7 +10,10 @@ from gongdan_rules import CompiledRuleset, compile_ruleset
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
-EXAMPLES = ROOT.parent / "shared" / "dsl-examples"
+# The three example rulesets of the contract (../shared/dsl-examples), vendored so a clone
+# runs on its own; test_vendored_examples.py keeps them byte-identical to the originals.
+EXAMPLES = HERE / "dsl_examples"
+SHARED_EXAMPLES = ROOT.parent / "shared" / "dsl-examples"
 FORMS = HERE / "forms"
 CHANNELS = {"webhook", "wecom", "dingtalk", "sms", "email", "voice"}
 EVENTS = {"parts_issued"}
@@ -33,10 +36,6 @@ def compile_example(line: str) -> CompiledRuleset:
         example_source(line), schema=form(line), channels=CHANNELS, events=EVENTS, states=states(line),
         filename=f"{line}.rules",
     )
-
-
-
-
 
 HEADER = 'ruleset "测试" for line test\n'
 

@@ -55,6 +55,7 @@ ERROR_CASES = [
     ("E010", "    sla P0:\n", 2, 1),
     ("E011", "sla P0:\n    when description matches /abc\n    respond 1h\n    resolve 2h\n", 3, 30),
     ("E013", tier("description has and"), 3, 26),
+    ("E014", tier('(description has "a" or fault_code == "b"'), 3, 10),
     ("E101", 'ruleset "b" for line b\n', 2, 1),
     ("E110", OTHERWISE.replace("P9", "P0") + tier('description has "x"', "P0"), 6, 5),
     ("E111", OTHERWISE + tier('description has "x"', "P3"), 6, 5),
@@ -228,6 +229,45 @@ def test_several_syntax_errors_in_one_run_with_name_errors_too() -> None:
     assert diags[0].suggestion is not None and "第 3 行以 `and` 结尾" in diags[0].suggestion
 
 
+def test_an_unclosed_bracket_is_one_error_at_the_bracket_and_recovery_goes_on() -> None:
+    src = HEADER + (
+        'sla P0:\n    when (description has "停机"\n    respond 30m\n    resolve 4h\n'  # 2-5
+        + OTHERWISE  # 6-9
+        + 'route "r":\n    require engineer.load < engineer.max_load\n    score skill_fit\n    offer top 1\n'
+        "on scan_checkin: 已派单 -> 已到达\n"  # 14
+    )
+    diags = errors_of(src)
+    assert [(d.code, d.line, d.column) for d in diags] == [("E014", 3, 10)]
+    d = diags[0]
+    assert d.suggestion == "在第 3 行末尾补上 `)` / close it with `)` at the end of line 3"
+    assert "`(`" in d.message_zh and "`(`" in d.message_en
+
+
+def test_after_an_unclosed_bracket_only_the_real_errors_follow() -> None:
+    src = HEADER + (
+        'sla P0:\n    when description has any ["停机", "冒烟"\n    respond 30m\n    resolve 4h\n'  # 2-5
+        'route "r":\n    require (engineer.load < engineer.max_load   # 负载\n'  # 6-7
+        "    score skill_fit +\n    offer top 1\n"  # 8-9: a real error
+        'on photo(kind = "铭牌": 已到达 -> 诊断中\n'  # 10
+        "on scan_checkin: 已派单 -> 已到达\n"  # 11: fine
+        'dwell 维修中 > 72h: escalate role "x", repeat every\n'  # 12: a real error
+        + tier('faultcode == "x"', "P1")  # 13-16: a name error, still found
+        + OTHERWISE
+    )
+    diags = errors_of(src)
+    assert [(d.code, d.line) for d in diags] == [
+        ("E014", 3), ("E014", 7), ("E001", 9), ("E014", 10), ("E001", 12), ("E200", 14)]
+    assert diags[0].suggestion is not None and "`]`" in diags[0].suggestion
+    assert diags[1].suggestion is not None and "line 7" in diags[1].suggestion  # before the comment
+
+
+def test_a_bracket_spanning_lines_is_not_unclosed() -> None:
+    src = HEADER + ('sla P0:\n    when description has any [\n        "停机",\n        "冒烟"\n    ] or (\n'
+                    '        fault_code == "E-1"\n    )\n    respond 1h\n    resolve 2h\n'
+                    "sla P1:\n    when description has == 1\n    respond 1h\n    resolve 2h\n" + OTHERWISE)
+    assert [d.code for d in errors_of(src)] == ["E001"]
+
+
 def test_suggestion_for_misspelt_field() -> None:
     (d,) = errors_of(HEADER + tier('faultcode == "E-1"') + OTHERWISE)
     assert d.suggestion is not None and "`fault_code`" in d.suggestion
@@ -290,6 +330,43 @@ def test_catalogue_is_bilingual() -> None:
         assert severity == ("error" if code.startswith("E") else "warning")
         assert re.search(r"[\u4e00-\u9fff]", zh), code
         assert not re.search(r"[\u4e00-\u9fff]", en), code
+
+
+CJK = re.compile(r"[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]+")
+
+
+def _own_cjk(message: str, source: str) -> list[str]:
+    """CJK text in `message` that is not quoted from the rules' source (names, keywords)."""
+    return [m for m in CJK.findall(message) if m not in source]
+
+
+@pytest.mark.parametrize(("code", "body", "line", "column"), ERROR_CASES, ids=[c[0] for c in ERROR_CASES])
+def test_english_messages_are_english_and_chinese_ones_chinese(code: str, body: str, line: int, column: int) -> None:
+    src = HEADER + body
+    for d in errors_of(src):
+        assert _own_cjk(d.message_en, src) == [], (d.code, d.message_en)
+        assert CJK.search(d.message_zh), (d.code, d.message_zh)
+
+
+@pytest.mark.parametrize("src", [
+    HEADER + "sla P0:\n    when description has\n",  # E003 with its expected tokens
+    HEADER + tier("description == == 1"),
+    HEADER + "on x: a ->\n",
+    HEADER + 'route "r":\n    score 1 + "a"\n    offer top 1\n',
+    HEADER + tier("description == 2h"),
+    HEADER + tier('count(attachments where kind > 1) == "x"'),
+    HEADER + 'example "e":\n    given x = count(y)\n    expect tier P0\n',
+    HEADER + OTHERWISE + 'close requires:\n    stage a: 1 / 0 > 1\n'
+    'example "e":\n    given x = 1\n    expect close ok\n',
+])
+def test_syntax_and_type_messages_carry_no_chinese_in_english(src: str) -> None:
+    try:
+        diags = compile_ruleset(src, schema=SCHEMA).diagnostics
+    except RulesError as exc:
+        diags = exc.diagnostics
+    assert diags
+    for d in diags:
+        assert _own_cjk(d.message_en, src) == [], (d.code, d.message_en)
 
 
 def test_snippet_helper_compiles() -> None:

@@ -283,13 +283,20 @@ async def dry_run(key: str, ticket: dict[str, Any]) -> dict[str, Any]:
     from gongdan.timers import clock
 
     now = clock.now()  # the platform's (injectable) now, as a create would use
-    decision = rs.classify(rt, now)
+    decision = rs.classify(rt, now, explain=True)
     sla = None
     if decision is not None:
         _, respond_by, resolve_by = await deadlines.for_new_ticket(decision, state, now)
+        reason = decision.reason.to_dict() if decision.reason is not None else None
         sla = decision.to_dict() | {
             "respond_by": respond_by.isoformat(timespec="seconds") if respond_by else None,
             "resolve_by": resolve_by.isoformat(timespec="seconds") if resolve_by else None,
+            # why this tier: one line in both languages (what the dry-run page shows), each
+            # language alone, and the rule that matched (condition, line, keywords by field)
+            "why": f"{decision.why_zh} / {decision.why_en}" if reason else None,
+            "why_zh": decision.why_zh or None,
+            "why_en": decision.why_en or None,
+            "reason": reason,
         }
         rt["sla"] = {"tier": decision.tier}
     engineers = await routing_engineers()  # the same roster dispatch routes among

@@ -40,7 +40,7 @@ const en: typeof zh = {
     saveVersion: "Save as new version", savedVersion: "Saved as version {version}", checking: "Checking…",
     ok: "No problems", problems: "{errors} error(s), {warnings} warning(s)", fix: "Change to {fix}", diff: "Compare",
     diffLeft: "Left", diffRight: "Right", open: "Open", created: "Created", editor: "Edit",
-    replay: "Replayed {n} recent tickets: {changed} would change tier", ticket: "Ticket",
+    replay: "Replayed {n} recent tickets: {changed} would change tier", ticket: "Ticket", unchangedLines: "$ unchanged lines",
     discard: "Discard your unsaved changes?", unsaved: "Unsaved",
     draftRestored: "Your unsaved changes were restored",
     rejected: "The rules have errors and were not saved", newRules: "New rules",

@@ -38,7 +38,7 @@ export default {
     saveVersion: "保存为新版本", savedVersion: "已保存为第 {version} 版", checking: "检查中…",
     ok: "没有问题", problems: "{errors} 个错误，{warnings} 个警告", fix: "改为 {fix}", diff: "版本对比",
     diffLeft: "左侧版本", diffRight: "右侧版本", open: "打开", created: "创建时间", editor: "编辑",
-    replay: "用最近 {n} 张工单回放：{changed} 张的等级会改变", ticket: "工单",
+    replay: "用最近 {n} 张工单回放：{changed} 张的等级会改变", ticket: "工单", unchangedLines: "$ 行未改动",
     discard: "有未保存的修改，确定放弃吗？", unsaved: "未保存",
     draftRestored: "已恢复上次未保存的修改",
     rejected: "规则有错误，未保存", newRules: "新建规则",

@@ -66,28 +66,54 @@ def _database(engine: str) -> Iterator[str]:
         asyncio.run(sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
 
 
+class ServerDidNotStart(RuntimeError):
+    """`gongdan serve` exited or did not answer /health in time."""
+
+
 @contextlib.contextmanager
-def _server(db_url: str, workers: int) -> Iterator[tuple[str, str]]:
+def _server(db_url: str, workers: int, *, wait_s: float = 60.0) -> Iterator[tuple[str, str]]:
     env = {**os.environ, "GONGDAN_DATABASE_URL": db_url, "GONGDAN_LOG_LEVEL": "warning"}
-    out = subprocess.run(_gongdan("demo", "load", "--no-tickets"), env=env, check=True,
+    out = subprocess.run(_gongdan("demo", "load", "--no-tickets"), env=env,
                          capture_output=True, text=True)
+    if out.returncode != 0:
+        raise ServerDidNotStart(f"gongdan demo load failed ({out.returncode}):\n"
+                                f"{out.stdout}\n{out.stderr}")
     token = out.stdout.strip().rsplit(" ", 1)[-1]
     port = _port()
+    log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - closed below; shown on failure
     proc = subprocess.Popen(
         _gongdan("serve", "--port", str(port), "--workers", str(workers)), env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=log, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
+
+    def output() -> str:
+        log.seek(0)
+        return log.read()[-8000:]
+
     try:
-        for _ in range(300):
+        deadline = time.monotonic() + wait_s
+        while True:
+            if proc.poll() is not None:
+                raise ServerDidNotStart(
+                    f"gongdan serve exited with {proc.returncode} before answering:\n{output()}")
             with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(url + "/health", timeout=1).status_code == 200:
                     break
+            if time.monotonic() > deadline:
+                raise ServerDidNotStart(
+                    f"gongdan serve did not answer {url}/health within {wait_s:.0f} s:\n"
+                    f"{output()}")
             time.sleep(0.1)
         yield url, token
     finally:
         proc.terminate()
-        proc.wait(timeout=30)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
 
 
 async def _run(url: str, token: str, requests: int, concurrency: int) -> dict[str, float]:

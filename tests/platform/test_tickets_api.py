@@ -212,3 +212,28 @@ async def test_line_without_form_or_states(api: Api) -> None:
     r = await api.post("/api/lines/empty/tickets", demo_ticket(1))
     assert r.status_code == 409
     assert_error_shape(r.json(), 409)
+
+
+async def test_free_text_matches_like_wildcards_literally(api: Api) -> None:
+    """`_`, `%` and `\\` in `q` are plain characters on both engines (LIKE ... ESCAPE)."""
+    await make_repair_line(api)
+    a = await create(api, 1, description="PCB_A7 焊点虚焊")
+    b = await create(api, 2, description="良率100%下降")
+    c = await create(api, 3, description="日志在 C:\\temp\\gd 目录")
+    d = await create(api, 4, description="PCBXA7 主轴异响 1000 下降")
+
+    async def ids(q: str) -> list[int]:
+        r = await api.get("/api/tickets", params={"q": q})
+        assert r.status_code == 200, r.text
+        return [t["id"] for t in r.json()["items"]]
+
+    assert await ids("PCB_A7") == [a["id"]]
+    assert await ids("pcb_a7") == [a["id"]]
+    assert await ids("100%") == [b["id"]]
+    assert await ids("100%下降") == [b["id"]]
+    assert await ids("C:\\temp\\gd") == [c["id"]]
+    assert await ids("\\") == [c["id"]]
+    assert await ids("_") == [a["id"]]
+    assert await ids("%") == [b["id"]]
+    assert await ids("PCB%A7") == []  # not a wildcard
+    assert await ids("PCBXA7") == [d["id"]]

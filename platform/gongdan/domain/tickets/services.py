@@ -14,6 +14,8 @@ import uuid
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from piccolo.query import WhereRaw
+
 from gongdan import rules_runtime
 from gongdan.auth import OWN_TICKETS_ONLY
 from gongdan.domain.lines import services as lines
@@ -367,8 +369,10 @@ async def list_tickets(
     if user.role in OWN_TICKETS_ONLY:
         conds.append(GdTicket.assignee == user.name)
     if q:
+        # Piccolo's `like` adds no ESCAPE clause, and SQLite has no default escape
+        # character: spell it out so `_`, `%` and `\` match themselves on both engines.
         escaped = q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        conds.append(GdTicket.search_text.like(f"%{escaped}%"))
+        conds.append(WhereRaw("search_text LIKE {} ESCAPE '\\'", f"%{escaped}%"))
     if created_from:
         conds.append(GdTicket.created_at >= created_from)
     if created_to:

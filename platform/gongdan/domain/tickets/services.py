@@ -239,17 +239,25 @@ async def _assign_number(db: Database, ctx: LineContext, ticket_id: int, day: st
             key, prefix, prefix, ticket_id,
         )
         return str(rows[0]["number"])
-    rows = await GdCounter.raw(
-        "INSERT INTO gd_counter (key, last) VALUES ({}, 1) "
-        "ON CONFLICT (key) DO UPDATE SET last = gd_counter.last + 1 RETURNING last",
-        key,
-    )
-    number = f"{prefix}{int(rows[0]['last']):04d}"
+    number = await _next_number_sqlite(ctx, day)
     await GdTicket.raw(
         "UPDATE gd_ticket SET number = {}, search_text = {} || ' ' || search_text WHERE id = {}",
         number, number.lower(), ticket_id,
     )
     return number
+
+
+async def _next_number_sqlite(ctx: LineContext, day: str) -> str:
+    """SQLite: the line's next number for `day`. The writing transaction holds the
+    database's write lock from BEGIN IMMEDIATE to COMMIT, so where in it the counter is
+    taken does not change how long others wait: create takes it first and inserts the
+    ticket with its number (one UPDATE fewer)."""
+    rows = await GdCounter.raw(
+        "INSERT INTO gd_counter (key, last) VALUES ({}, 1) "
+        "ON CONFLICT (key) DO UPDATE SET last = gd_counter.last + 1 RETURNING last",
+        f"{ctx.key}:{day}",
+    )
+    return f"{ctx.line['prefix']}-{day}-{int(rows[0]['last']):04d}"
 
 
 def _event(ticket_id: int, seq: int, type_: str, at: dt.datetime, actor: str, channel: str,
@@ -303,9 +311,13 @@ async def create_ticket(
         async with db.transaction():
             if idem and (found := await _by_idempotency_key(idem)) is not None:
                 return ticket_out(found, settings, ctx.machine), False
-            placeholder = f"~{uuid.uuid4().hex}"  # replaced by the real number below
+            if db.is_sqlite:
+                number = await _next_number_sqlite(ctx, day)
+                text = search_text(number, values)
+            else:  # PostgreSQL: the counter row's lock is taken last (_assign_number)
+                number, text = f"~{uuid.uuid4().hex}", search_text("", values)
             inserted = await GdTicket.insert(
-                GdTicket(number=placeholder, search_text=search_text("", values), **row)
+                GdTicket(number=number, search_text=text, **row)
             ).returning(GdTicket.id)
             row["id"] = inserted[0]["id"]
             await GdEvent.insert(
@@ -318,7 +330,8 @@ async def create_ticket(
 
                 await dispatch.route_new_ticket(ctx, row, user.name)
             row.update(await _rearm(settings, ctx, row["id"], state, now))
-            row["number"] = await _assign_number(db, ctx, row["id"], day)
+            row["number"] = (number if db.is_sqlite
+                             else await _assign_number(db, ctx, row["id"], day))
     except Exception as exc:
         # two retries with one Idempotency-Key raced: the loser returns the winner's ticket
         message = str(exc).lower()

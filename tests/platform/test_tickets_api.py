@@ -86,6 +86,57 @@ async def test_idempotency_key(api: Api) -> None:
                         headers={"Idempotency-Key": "other"})
     assert r3.json()["id"] != r1.json()["id"]
     assert len((await api.get("/api/tickets")).json()["items"]) == 2
+    # the same body with its keys in another order is the same request
+    reordered = dict(reversed(list(demo_ticket(1).items())))
+    r4 = await api.post("/api/lines/repair/tickets", reordered, headers=h)
+    assert r4.status_code == 201 and r4.json()["id"] == r1.json()["id"]
+
+
+async def test_idempotency_key_is_tied_to_its_request(api: Api) -> None:
+    await make_repair_line(api)
+    await make_repair_line(api, key="install", prefix="AZ")
+    h = {"Idempotency-Key": "k-1"}
+    first = await api.post("/api/lines/repair/tickets", demo_ticket(1), headers=h)
+    assert first.status_code == 201
+    # another body with the same key: refused, in the one error shape, nothing stored
+    other = await api.post("/api/lines/repair/tickets", demo_ticket(2), headers=h)
+    assert other.status_code == 422
+    body = other.json()
+    assert_error_shape(body, 422)
+    assert "幂等键" in body["message_zh"] and "Idempotency-Key" in body["message_en"]
+    assert body["extra"][0]["key"] == "Idempotency-Key"
+    assert body["data"]["ticket"] == first.json()["id"]
+    # the same body on another line, or through another channel: another request too
+    r = await api.post("/api/lines/install/tickets", demo_ticket(1), headers=h)
+    assert r.status_code == 422
+    r = await api.post("/api/lines/repair/tickets?channel=voice", demo_ticket(1), headers=h)
+    assert r.status_code == 422
+    assert len((await api.get("/api/tickets")).json()["items"]) == 1
+    # another caller's key of the same name is theirs
+    agent = await api.as_("li-agent", "agent")
+    r = await agent.post("/api/lines/repair/tickets", demo_ticket(2), headers=h)
+    assert r.status_code == 201 and r.json()["id"] != first.json()["id"]
+
+
+async def test_idempotency_keys_expire(api: Api) -> None:
+    from gongdan.timers import clock
+
+    await make_repair_line(api)
+    h = {"Idempotency-Key": "k-exp"}
+    first = (await api.post("/api/lines/repair/tickets", demo_ticket(1), headers=h)).json()
+    try:
+        clock.advance(dt.timedelta(hours=23))  # GONGDAN_IDEMPOTENCY_TTL_HOURS: 24
+        again = await api.post("/api/lines/repair/tickets", demo_ticket(1), headers=h)
+        assert again.json()["id"] == first["id"]
+        clock.advance(dt.timedelta(hours=2))
+        fresh = await api.post("/api/lines/repair/tickets", demo_ticket(2), headers=h)
+        assert fresh.status_code == 201, fresh.text
+        assert fresh.json()["id"] != first["id"]
+        # the key now names the new ticket
+        again = await api.post("/api/lines/repair/tickets", demo_ticket(2), headers=h)
+        assert again.json()["id"] == fresh.json()["id"]
+    finally:
+        clock.set_offset(dt.timedelta(0))
 
 
 async def test_patch_versions_and_timeline(api: Api) -> None:

@@ -8,6 +8,7 @@ then writes the ticket and its append-only events together.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import re
 import uuid
@@ -271,19 +272,57 @@ async def _by_idempotency_key(key: str) -> dict[str, Any] | None:
     return rows[0] if rows else None
 
 
+def _request_hash(line_key: str, channel: str, body: dict[str, Any]) -> str:
+    """What an `Idempotency-Key` is tied to: the line, the channel and the body as sent
+    (key order does not matter)."""
+    canonical = json.dumps({"line": line_key, "channel": channel, "body": body},
+                           sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+                           default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _key_expired(found: dict[str, Any], settings: Settings, now: dt.datetime) -> bool:
+    created = found["created_at"]
+    if created.tzinfo is None:
+        created = created.replace(tzinfo=dt.UTC)
+    return now - created > dt.timedelta(hours=settings.idempotency_ttl_hours)
+
+
+async def _replay(found: dict[str, Any], fingerprint: str, settings: Settings,
+                  idempotency_key: str) -> tuple[dict[str, Any], bool]:
+    """The first ticket made with this key, or 422 if the key came with another request."""
+    stored = found.get("idempotency_hash")
+    if stored is not None and stored != fingerprint:
+        raise ApiError(
+            422,
+            f"幂等键 {idempotency_key!r} 已用于另一个请求（工单 {found['number']}）："
+            "同一个键只能用同样的业务线和内容重试；新请求请换一个键",
+            f"Idempotency-Key {idempotency_key!r} was first used with another request "
+            f"(ticket {found['number']}): a key may only be retried with the same line and "
+            "body; use a new key for a new request",
+            [FieldError(key="Idempotency-Key", message_zh="幂等键已用于另一个请求",
+                        message_en="key already used with a different request")],
+            {"ticket": found["id"], "number": found["number"]},
+        )
+    ctx = await _context(found["line_key"], found["form_version"])
+    return ticket_out(found, settings, ctx.machine), False
+
+
 async def create_ticket(
     db: Database, settings: Settings, line_key: str, body: dict[str, Any], user: CurrentUser,
     channel: str = "api", idempotency_key: str | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """Validate, classify, number and store a ticket. Returns (ticket, created); with an
-    `idempotency_key` already used by this caller, returns the first ticket and False."""
+    `idempotency_key` already used by this caller with the same request (line, channel,
+    body) within `GONGDAN_IDEMPOTENCY_TTL_HOURS`, returns the first ticket and False; with
+    another request, 422. An expired key is given to the new ticket."""
     check_channel(channel)
     idem = f"{user.id}:{idempotency_key}" if idempotency_key else None
-    if idem:
+    fingerprint = _request_hash(line_key, channel, body) if idem else None
+    if idem and fingerprint and idempotency_key:
         found = await _by_idempotency_key(idem)
-        if found is not None:
-            ctx = await _context(found["line_key"], found["form_version"])
-            return ticket_out(found, settings, ctx.machine), False
+        if found is not None and not _key_expired(found, settings, now_utc()):
+            return await _replay(found, fingerprint, settings, idempotency_key)
     ctx = await _context(line_key)
     if ctx.machine is None:
         raise conflict(f"业务线 {line_key} 还没有状态机", f"line {line_key} has no states yet")
@@ -304,13 +343,19 @@ async def create_ticket(
         "fields": values, "facts": {}, "tier": sla["tier"] if sla else None, "sla": sla,
         "respond_by": respond_by, "resolve_by": resolve_by, "assignee": None,
         "customer_phone": normalize_phone(str(values.get("customer_phone", ""))),
-        "version": 1, "last_seq": 1, "idempotency_key": idem, "created_by": user.name,
+        "version": 1, "last_seq": 1, "idempotency_key": idem,
+        "idempotency_hash": fingerprint, "created_by": user.name,
         "created_at": now, "updated_at": now,
     }
     try:
         async with db.transaction():
             if idem and (found := await _by_idempotency_key(idem)) is not None:
-                return ticket_out(found, settings, ctx.machine), False
+                if not _key_expired(found, settings, now):
+                    assert fingerprint and idempotency_key
+                    return await _replay(found, fingerprint, settings, idempotency_key)
+                # the key has expired: the old ticket lets go of it, the new one takes it
+                await GdTicket.update({GdTicket.idempotency_key: None}).where(
+                    GdTicket.id == found["id"])
             if db.is_sqlite:
                 number = await _next_number_sqlite(ctx, day)
                 text = search_text(number, values)
@@ -332,13 +377,16 @@ async def create_ticket(
             row.update(await _rearm(settings, ctx, row["id"], state, now))
             row["number"] = (number if db.is_sqlite
                              else await _assign_number(db, ctx, row["id"], day))
+    except ApiError:
+        raise
     except Exception as exc:
         # two retries with one Idempotency-Key raced: the loser returns the winner's ticket
         message = str(exc).lower()
-        if idem and ("unique" in message or "duplicate" in message):
+        if idem and fingerprint and idempotency_key and (
+                "unique" in message or "duplicate" in message):
             found = await _by_idempotency_key(idem)
             if found is not None:
-                return ticket_out(found, settings, ctx.machine), False
+                return await _replay(found, fingerprint, settings, idempotency_key)
         raise
     return ticket_out(row, settings, ctx.machine), True
 

@@ -5,16 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
-
-from gongdan import rules_runtime
 from gongdan.demo import demo_ticket, repair_rules_source
 from tests.platform.conftest import Api, make_repair_line
 from tests.platform.test_lines_api import assert_error_shape
-
-pytestmark = pytest.mark.skipif(
-    not rules_runtime.available(), reason="gongdan_rules (issue 2) is not on this branch yet"
-)
 
 
 async def active_repair_line(api: Api) -> None:

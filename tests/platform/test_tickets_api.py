@@ -72,6 +72,27 @@ async def test_real_region_codes(api: Api) -> None:
         await create(api, 1, region=code)
     r = await api.post("/api/lines/repair/tickets", demo_ticket(1, region="110199"))
     assert r.status_code == 422
+    # divisions made after 2018 are accepted; a retired one is not
+    for code in ("330383", "659010", "371503"):  # 龙港市 (2019), 胡杨河市 (2019), 茌平区 (2019)
+        await create(api, 1, region=code)
+    r = await api.post("/api/lines/repair/tickets", demo_ticket(1, region="371523"))  # 茌平县
+    assert r.status_code == 422
+    assert [e["key"] for e in r.json()["extra"]] == ["region"]
+
+
+def test_region_list_is_current_and_generated() -> None:
+    from gongdan.regions import is_region_code, region_codes, region_name
+
+    assert region_name("330383") == "龙港市" and region_name("659010") == "胡杨河市"
+    assert region_name("371503") == "茌平区" and not is_region_code("371523")
+    assert region_name("130682") == "定州市"  # was 139001 under 省直辖县级行政区划
+    assert len(region_codes()) > 3000
+    from importlib import resources
+
+    text = resources.files("gongdan").joinpath("data/regions.tsv").read_text("utf-8")
+    assert "make_regions.py" in text.splitlines()[1] and "2025-12-31" in text.splitlines()[2]
+    rows = [line.split("\t")[0] for line in text.splitlines() if not line.startswith("#")]
+    assert rows == sorted(set(rows))
 
 
 async def test_idempotency_key(api: Api) -> None:

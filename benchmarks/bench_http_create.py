@@ -169,10 +169,12 @@ async def _run(url: str, token: str, requests: int, concurrency: int,
                     errors += 1
 
         cpu0 = _cpu_seconds(server_pid) if server_pid else 0.0
+        client0 = time.process_time()
         began = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         elapsed = time.perf_counter() - began
         cpu = (_cpu_seconds(server_pid) - cpu0) if server_pid else float("nan")
+        client = time.process_time() - client0
     latencies.sort()
     return {
         "per_s": requests / elapsed,
@@ -180,6 +182,7 @@ async def _run(url: str, token: str, requests: int, concurrency: int,
         "p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000,
         "errors": errors,
         "cpu_ms": cpu / requests * 1000,
+        "client_ms": client / requests * 1000,
         "load": os.getloadavg()[0],
     }
 
@@ -187,7 +190,8 @@ async def _run(url: str, token: str, requests: int, concurrency: int,
 def _line(label: str, r: dict[str, float]) -> str:
     return (f"{label:<28} {r['per_s']:8.1f} tickets/s   p50 {r['p50_ms']:6.1f} ms   "
             f"p99 {r['p99_ms']:6.1f} ms   errors {int(r['errors'])}   "
-            f"server CPU {r['cpu_ms']:5.2f} ms/ticket   load {r['load']:.1f}")
+            f"CPU/ticket server {r['cpu_ms']:4.1f} ms, client {r['client_ms']:4.1f} ms   "
+            f"load {r['load']:.1f}")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -46,6 +46,11 @@ class Settings:
         30.0,
         "SQLite 等待写锁的秒数 / seconds a SQLite writer waits for the lock before failing.",
     )
+    idempotency_ttl_hours: float = setting(
+        24.0,
+        "幂等键有效小时数 / hours an `Idempotency-Key` of `POST .../tickets` is remembered; "
+        "after that the same key creates a new ticket.",
+    )
     token_cache_seconds: float = setting(
         10.0,
         "令牌缓存秒数 / seconds a verified API token is cached in a process; a revoked "

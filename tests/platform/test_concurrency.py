@@ -71,3 +71,12 @@ async def test_concurrent_retries_with_one_idempotency_key(server) -> None:  # t
         assert len({r.json()["id"] for r in responses}) == 1
         listing = (await client.get("/api/tickets")).json()["items"]
         assert len(listing) == 1
+        # racing retries of one key with different bodies: one ticket, the rest refused
+        responses = await asyncio.gather(*(
+            client.post("/api/lines/repair/tickets", json=demo_ticket(100 + i),
+                        headers={"Idempotency-Key": "race-8"})
+            for i in range(10)))
+        codes = sorted(r.status_code for r in responses)
+        assert codes == [201] + [422] * 9, [r.text for r in responses]
+        listing = (await client.get("/api/tickets")).json()["items"]
+        assert len(listing) == 2

@@ -5,16 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
-
-from gongdan import rules_runtime
 from gongdan.demo import demo_ticket, repair_rules_source
 from tests.platform.conftest import Api, make_repair_line
 from tests.platform.test_lines_api import assert_error_shape
-
-pytestmark = pytest.mark.skipif(
-    not rules_runtime.available(), reason="gongdan_rules (issue 2) is not on this branch yet"
-)
 
 
 async def active_repair_line(api: Api) -> None:
@@ -171,3 +164,104 @@ async def test_caches_do_not_leak_between_databases(api: Api) -> None:
     assert (await api.post("/api/lines/repair/rules/1/activate")).status_code == 200
     r = await api.post("/api/lines/repair/tickets", demo_ticket(1, description="停机"))
     assert r.json()["sla"]["tier"] == "P2"
+
+
+def _v2_source() -> str:
+    """The demo rules, changed in ways each part of a replay notices."""
+    source = repair_rules_source()
+    for old, new in (('"冒烟", ', ""),  # 机器冒烟了: P0 -> P2
+                     ("    respond 2h\n", "    respond 1h\n"),  # P1's respond window
+                     ("    when onsite\n", '    when onsite and fault_type != "漏油"\n'),
+                     ("    stage 知识沉淀: root_cause_recorded == true\n", "")):
+        assert old in source
+        source = source.replace(old, new)
+    return source
+
+
+async def test_replay_a_version_against_past_tickets(api: Api) -> None:
+    await active_repair_line(api)
+    smoke = (await api.post("/api/lines/repair/tickets",
+                            demo_ticket(1, description="机器冒烟了"))).json()
+    oil = (await api.post("/api/lines/repair/tickets", demo_ticket(2, description="漏油"))).json()
+    scratch = (await api.post("/api/lines/repair/tickets",
+                              demo_ticket(3, description="外壳有划痕", device_category="其他",
+                                          fault_type="其他"))).json()
+    for event in ({"type": "photo", "kind": "photo"},
+                  {"type": "customer_signature", "signature": "sig"}):
+        r = await api.post(f"/api/tickets/{scratch['id']}/events", event)
+        assert r.status_code == 200, r.text
+    r = await api.put("/api/lines/repair/rules", {"source": _v2_source()})
+    assert r.status_code == 201 and r.json()["version"] == 2
+    timeline_before = (await api.get(f"/api/tickets/{smoke['id']}/timeline")).json()
+
+    r = await api.post("/api/lines/repair/rules/2/replay", {})
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["version"] == 2 and out["against"] == 1  # the active version by default
+    by_id = {t["ticket"]: t for t in out["tickets"]}
+    assert list(by_id) == [scratch["id"], oil["id"], smoke["id"]]  # newest first
+    s = by_id[smoke["id"]]
+    assert (s["current"]["tier"], s["replayed"]["tier"]) == ("P0", "P2")
+    assert {"tier", "respond_window", "resolve_window", "pool"} <= set(s["changed"])
+    assert (s["current"]["pool"], s["replayed"]["pool"]) == ("现场维修", "远程支持")
+    o = by_id[oil["id"]]
+    assert o["current"]["tier"] == o["replayed"]["tier"] == "P1"
+    assert (o["current"]["respond_within_s"], o["replayed"]["respond_within_s"]) == (7200, 3600)
+    assert "respond_window" in o["changed"] and "tier" not in o["changed"]
+    created = dt.datetime.fromisoformat(oil["created_at"])
+    assert dt.datetime.fromisoformat(o["replayed"]["respond_by"]) - created <= \
+        dt.timedelta(hours=1, seconds=1)
+    c = by_id[scratch["id"]]
+    assert c["current"]["close_ok"] is False and c["current"]["close_failing"] == ["知识沉淀"]
+    assert c["replayed"]["close_ok"] is True and c["replayed"]["close_failing"] == []
+    assert c["current"]["pool"] == c["replayed"]["pool"] == "现场维修"
+    assert "close_lock" in c["changed"] and "tier" not in c["changed"]
+    assert isinstance(c["replayed"]["top"], list)
+    summary = out["summary"]
+    assert summary["replayed"] == 3 and summary["changed"] == 3
+    assert summary["tier"] == 1 and summary["tier_moves"] == {"P0->P2": 1}
+    assert summary["pool"] == 2 and summary["respond_window"] == 2
+    # nothing was stored or changed
+    assert (await api.get(f"/api/tickets/{smoke['id']}/timeline")).json() == timeline_before
+    assert (await api.get(f"/api/tickets/{smoke['id']}")).json()["sla"]["tier"] == "P0"
+
+    # filters: state, time range, limit; only the tickets that change
+    await api.post(f"/api/tickets/{oil['id']}/move", {"to": "已派单", "version": 1})
+    r = await api.post("/api/lines/repair/rules/2/replay", {"state": "已派单"})
+    assert [t["ticket"] for t in r.json()["tickets"]] == [oil["id"]]
+    r = await api.post("/api/lines/repair/rules/2/replay", {"limit": 1})
+    assert [t["ticket"] for t in r.json()["tickets"]] == [scratch["id"]]
+    r = await api.post("/api/lines/repair/rules/2/replay",
+                       {"until": "2000-01-01T00:00:00+08:00"})
+    assert r.json()["tickets"] == [] and r.json()["summary"]["replayed"] == 0
+    r = await api.post("/api/lines/repair/rules/2/replay",
+                       {"since": "2000-01-01T00:00:00+08:00"})
+    assert r.json()["summary"]["replayed"] == 3
+    r = await api.post("/api/lines/repair/rules/1/replay", {"changed_only": True})
+    assert r.json()["tickets"] == [] and r.json()["summary"]["replayed"] == 3
+    # against no ruleset at all: every ticket gains a tier
+    r = await api.post("/api/lines/repair/rules/1/replay", {"against": None})
+    assert r.json()["summary"]["tier_moves"] == {"-->P0": 1, "-->P1": 1, "-->P2": 1}
+    # compare is built on the same replay
+    cmp = (await api.get("/api/lines/repair/rules/compare", params={"a": 1, "b": 2})).json()
+    assert [(x["tier_a"], x["tier_b"]) for x in cmp["tier_changes"]] == [("P0", "P2")]
+    assert cmp["replay"]["summary"]["changed"] == 3
+
+
+async def test_replay_refuses_bad_requests(api: Api) -> None:
+    await active_repair_line(api)
+    r = await api.post("/api/lines/repair/rules/9/replay", {})
+    assert r.status_code == 404
+    assert_error_shape(r.json(), 404)
+    for body, key in (({"limit": 0}, "limit"), ({"limit": 5000}, "limit"),
+                      ({"since": "yesterday"}, "since"),
+                      ({"since": "2026-02-01T00:00:00+08:00",
+                        "until": "2026-01-01T00:00:00+08:00"}, "until")):
+        r = await api.post("/api/lines/repair/rules/1/replay", body)
+        assert r.status_code == 422, (body, r.text)
+        assert_error_shape(r.json(), 422)
+        assert r.json()["extra"][0]["key"] == key
+    r = await api.post("/api/lines/repair/rules/1/replay", {"nonsense": 1})
+    assert r.status_code in (400, 422)
+    viewer = await api.as_("vera", "viewer")
+    assert (await viewer.post("/api/lines/repair/rules/1/replay", {})).status_code == 403

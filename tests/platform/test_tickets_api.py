@@ -72,6 +72,27 @@ async def test_real_region_codes(api: Api) -> None:
         await create(api, 1, region=code)
     r = await api.post("/api/lines/repair/tickets", demo_ticket(1, region="110199"))
     assert r.status_code == 422
+    # divisions made after 2018 are accepted; a retired one is not
+    for code in ("330383", "659010", "371503"):  # 龙港市 (2019), 胡杨河市 (2019), 茌平区 (2019)
+        await create(api, 1, region=code)
+    r = await api.post("/api/lines/repair/tickets", demo_ticket(1, region="371523"))  # 茌平县
+    assert r.status_code == 422
+    assert [e["key"] for e in r.json()["extra"]] == ["region"]
+
+
+def test_region_list_is_current_and_generated() -> None:
+    from gongdan.regions import is_region_code, region_codes, region_name
+
+    assert region_name("330383") == "龙港市" and region_name("659010") == "胡杨河市"
+    assert region_name("371503") == "茌平区" and not is_region_code("371523")
+    assert region_name("130682") == "定州市"  # was 139001 under 省直辖县级行政区划
+    assert len(region_codes()) > 3000
+    from importlib import resources
+
+    text = resources.files("gongdan").joinpath("data/regions.tsv").read_text("utf-8")
+    assert "make_regions.py" in text.splitlines()[1] and "2025-12-31" in text.splitlines()[2]
+    rows = [line.split("\t")[0] for line in text.splitlines() if not line.startswith("#")]
+    assert rows == sorted(set(rows))
 
 
 async def test_idempotency_key(api: Api) -> None:
@@ -86,6 +107,57 @@ async def test_idempotency_key(api: Api) -> None:
                         headers={"Idempotency-Key": "other"})
     assert r3.json()["id"] != r1.json()["id"]
     assert len((await api.get("/api/tickets")).json()["items"]) == 2
+    # the same body with its keys in another order is the same request
+    reordered = dict(reversed(list(demo_ticket(1).items())))
+    r4 = await api.post("/api/lines/repair/tickets", reordered, headers=h)
+    assert r4.status_code == 201 and r4.json()["id"] == r1.json()["id"]
+
+
+async def test_idempotency_key_is_tied_to_its_request(api: Api) -> None:
+    await make_repair_line(api)
+    await make_repair_line(api, key="install", prefix="AZ")
+    h = {"Idempotency-Key": "k-1"}
+    first = await api.post("/api/lines/repair/tickets", demo_ticket(1), headers=h)
+    assert first.status_code == 201
+    # another body with the same key: refused, in the one error shape, nothing stored
+    other = await api.post("/api/lines/repair/tickets", demo_ticket(2), headers=h)
+    assert other.status_code == 422
+    body = other.json()
+    assert_error_shape(body, 422)
+    assert "幂等键" in body["message_zh"] and "Idempotency-Key" in body["message_en"]
+    assert body["extra"][0]["key"] == "Idempotency-Key"
+    assert body["data"]["ticket"] == first.json()["id"]
+    # the same body on another line, or through another channel: another request too
+    r = await api.post("/api/lines/install/tickets", demo_ticket(1), headers=h)
+    assert r.status_code == 422
+    r = await api.post("/api/lines/repair/tickets?channel=voice", demo_ticket(1), headers=h)
+    assert r.status_code == 422
+    assert len((await api.get("/api/tickets")).json()["items"]) == 1
+    # another caller's key of the same name is theirs
+    agent = await api.as_("li-agent", "agent")
+    r = await agent.post("/api/lines/repair/tickets", demo_ticket(2), headers=h)
+    assert r.status_code == 201 and r.json()["id"] != first.json()["id"]
+
+
+async def test_idempotency_keys_expire(api: Api) -> None:
+    from gongdan.timers import clock
+
+    await make_repair_line(api)
+    h = {"Idempotency-Key": "k-exp"}
+    first = (await api.post("/api/lines/repair/tickets", demo_ticket(1), headers=h)).json()
+    try:
+        clock.advance(dt.timedelta(hours=23))  # GONGDAN_IDEMPOTENCY_TTL_HOURS: 24
+        again = await api.post("/api/lines/repair/tickets", demo_ticket(1), headers=h)
+        assert again.json()["id"] == first["id"]
+        clock.advance(dt.timedelta(hours=2))
+        fresh = await api.post("/api/lines/repair/tickets", demo_ticket(2), headers=h)
+        assert fresh.status_code == 201, fresh.text
+        assert fresh.json()["id"] != first["id"]
+        # the key now names the new ticket
+        again = await api.post("/api/lines/repair/tickets", demo_ticket(2), headers=h)
+        assert again.json()["id"] == fresh.json()["id"]
+    finally:
+        clock.set_offset(dt.timedelta(0))
 
 
 async def test_patch_versions_and_timeline(api: Api) -> None:
@@ -212,3 +284,28 @@ async def test_line_without_form_or_states(api: Api) -> None:
     r = await api.post("/api/lines/empty/tickets", demo_ticket(1))
     assert r.status_code == 409
     assert_error_shape(r.json(), 409)
+
+
+async def test_free_text_matches_like_wildcards_literally(api: Api) -> None:
+    """`_`, `%` and `\\` in `q` are plain characters on both engines (LIKE ... ESCAPE)."""
+    await make_repair_line(api)
+    a = await create(api, 1, description="PCB_A7 焊点虚焊")
+    b = await create(api, 2, description="良率100%下降")
+    c = await create(api, 3, description="日志在 C:\\temp\\gd 目录")
+    d = await create(api, 4, description="PCBXA7 主轴异响 1000 下降")
+
+    async def ids(q: str) -> list[int]:
+        r = await api.get("/api/tickets", params={"q": q})
+        assert r.status_code == 200, r.text
+        return [t["id"] for t in r.json()["items"]]
+
+    assert await ids("PCB_A7") == [a["id"]]
+    assert await ids("pcb_a7") == [a["id"]]
+    assert await ids("100%") == [b["id"]]
+    assert await ids("100%下降") == [b["id"]]
+    assert await ids("C:\\temp\\gd") == [c["id"]]
+    assert await ids("\\") == [c["id"]]
+    assert await ids("_") == [a["id"]]
+    assert await ids("%") == [b["id"]]
+    assert await ids("PCB%A7") == []  # not a wildcard
+    assert await ids("PCBXA7") == [d["id"]]

@@ -110,6 +110,7 @@ class GdTicket(Table, tablename="gd_ticket"):
     version = Integer(default=1)
     last_seq = Integer(default=0)
     idempotency_key = Varchar(length=200, null=True, default=None, unique=True)
+    idempotency_hash = Varchar(length=64, null=True, default=None)  # sha256 of line + body
     created_by = Varchar(length=100, default="")
     created_at = Timestamptz(index=True)
     updated_at = Timestamptz()

@@ -47,6 +47,19 @@ class DryRunIn(msgspec.Struct, kw_only=True):
     ticket: dict[str, Any]
 
 
+class ReplayIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Which stored tickets to replay: created in [`since`, `until`) (ISO 8601 with a zone),
+    in `state`, the newest `limit`; `against` is the version to compare with (default: the
+    active one; null: no ruleset); `changed_only` leaves out tickets that would not change."""
+
+    since: str | None = None
+    until: str | None = None
+    limit: int = 200
+    state: str | None = None
+    against: int | msgspec.UnsetType | None = msgspec.UNSET
+    changed_only: bool = False
+
+
 class LinesController(Controller):
     """Business lines and what belongs to them."""
 
@@ -132,6 +145,19 @@ class LinesController(Controller):
     async def compare(self, line: FromPath[str], a: FromQuery[int], b: FromQuery[int]) -> dict:
         """Diff two versions and replay recent tickets through both."""
         return await services.compare_rules(line, a, b)
+
+    @post("/{line:str}/rules/{version:int}/replay", guards=[allowed("rules.write")],
+          status_code=200)
+    async def replay(self, line: FromPath[str], version: FromPath[int],
+                     data: JSONBody[ReplayIn]) -> dict:
+        """Replay stored tickets through a version (against the active one): per ticket what
+        would change (tier, windows, pool, candidates, close lock); nothing is stored."""
+        from gongdan.domain.tickets.controllers import _when
+
+        return await services.replay_rules(
+            line, version, against=data.against, since=_when("since", data.since),
+            until=_when("until", data.until), limit=data.limit, state=data.state,
+            changed_only=data.changed_only)
 
     @get("/{line:str}/audit", guards=[allowed("lines.read")])
     async def audit_log(self, line: FromPath[str]) -> list[dict]:

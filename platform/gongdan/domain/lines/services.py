@@ -228,8 +228,141 @@ async def activate_rules(db: Database, key: str, version: int, actor: str) -> di
     return {"line": key, "active": version, "previous": line["rules_version"]}
 
 
+REPLAY_LIMIT_MAX = 2000
+TOP_CANDIDATES = 3
+
+
+def _outcome(rs: Any, t: dict[str, Any], engineers: list[dict[str, Any]],
+             names: dict[Any, str], now: dt.datetime) -> dict[str, Any]:
+    """What ruleset `rs` (None: no ruleset) decides for stored ticket `t`: its tier and
+    windows (classified as at creation), routing and close lock (as of `now`)."""
+    from gongdan.domain.tickets.deadlines import deadline
+
+    if rs is None:
+        return {"tier": None, "respond_within_s": None, "resolve_within_s": None,
+                "respond_by": None, "resolve_by": None, "pool": None, "offered": [],
+                "top": [], "close_ok": True, "close_failing": []}
+    created = t["created_at"]
+    if created.tzinfo is None:
+        created = created.replace(tzinfo=dt.UTC)
+    rt = rules_runtime.rules_ticket(t["fields"], t["state"], t["facts"] or {})
+    decision = rs.classify(rt, created)
+    out: dict[str, Any] = {"tier": None, "respond_within_s": None, "resolve_within_s": None,
+                           "respond_by": None, "resolve_by": None}
+    if decision is not None:
+        out.update({
+            "tier": decision.tier,
+            "respond_within_s": int(decision.respond_within.total_seconds()),
+            "resolve_within_s": int(decision.resolve_within.total_seconds()),
+            "respond_by": deadline(created, decision.respond_within, decision.calendar)
+            .isoformat(timespec="seconds"),
+            "resolve_by": deadline(created, decision.resolve_within, decision.calendar)
+            .isoformat(timespec="seconds"),
+        })
+        rt = {**rt, "sla": {"tier": decision.tier}}
+    route = rs.route(rt, engineers, now)
+    ranked = [c for c in route.candidates if c.rank is not None][:TOP_CANDIDATES]
+    out.update({
+        "pool": route.pool,
+        "offered": list(route.offered),
+        "top": [{"engineer_id": c.engineer_id, "name": names.get(c.engineer_id),
+                 "score": c.score, "rank": c.rank} for c in ranked],
+    })
+    lock = rs.can_close(rt, now)
+    out.update({"close_ok": bool(lock.ok), "close_failing": list(lock.failing)})
+    return out
+
+
+def _differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
+    changed = []
+    for key, what in (("tier", "tier"), ("respond_within_s", "respond_window"),
+                      ("resolve_within_s", "resolve_window"), ("pool", "pool"),
+                      ("close_ok", "close_lock")):
+        if a[key] != b[key] and what not in changed:
+            changed.append(what)
+    if [c["engineer_id"] for c in a["top"]] != [c["engineer_id"] for c in b["top"]]:
+        changed.append("candidates")
+    if a["close_ok"] == b["close_ok"] and a["close_failing"] != b["close_failing"]:
+        changed.append("close_lock")
+    return changed
+
+
+def _bad_replay(key: str, zh: str, en: str) -> ApiError:
+    return invalid(zh, en, [FieldError(key=key, message_zh=zh, message_en=en)])
+
+
+async def replay_rules(
+    key: str, version: int, *, against: int | msgspec.UnsetType | None = msgspec.UNSET,
+    since: dt.datetime | None = None, until: dt.datetime | None = None, limit: int = 200,
+    state: str | None = None, changed_only: bool = False,
+) -> dict[str, Any]:
+    """Replay stored tickets of line `key` through ruleset `version` and through `against`
+    (default: the active version; None: no ruleset), storing nothing, and say per ticket
+    what would change: SLA tier, respond/resolve windows and deadlines (classified as at
+    the ticket's creation), route pool and top candidates among today's roster, and
+    whether the close lock would pass (both as of now)."""
+    from gongdan.domain.engineers.services import routing_engineers
+    from gongdan.timers import clock
+
+    if not 1 <= limit <= REPLAY_LIMIT_MAX:
+        raise _bad_replay("limit", f"limit 应在 1 到 {REPLAY_LIMIT_MAX} 之间",
+                          f"limit must be between 1 and {REPLAY_LIMIT_MAX}")
+    if since is not None and until is not None and since >= until:
+        raise _bad_replay("until", "until 应晚于 since", "until must be after since")
+    line = await get_line(key)
+    if against is msgspec.UNSET:
+        against = line.get("rules_version")
+    form = await get_form(key) if line["form_version"] else None
+    schema = form["schema"] if form else None
+    candidate = await get_rules(key, version)
+    rs_b = rules_runtime.get(key, version, candidate["source"], schema)
+    rs_a = None
+    if against is not None:
+        baseline = await get_rules(key, int(against))
+        rs_a = rules_runtime.get(key, int(against), baseline["source"], schema)
+    query = (
+        GdTicket.select(GdTicket.id, GdTicket.number, GdTicket.fields, GdTicket.state,
+                        GdTicket.facts, GdTicket.created_at)
+        .where(GdTicket.line_key == key)
+        .order_by(GdTicket.id, ascending=False)
+        .limit(limit)
+    )
+    if since is not None:
+        query = query.where(GdTicket.created_at >= since)
+    if until is not None:
+        query = query.where(GdTicket.created_at < until)
+    if state:
+        query = query.where(GdTicket.state == state)
+    tickets = await query.output(load_json=True)
+    engineers = await routing_engineers()
+    names = {e["id"]: e["name"] for e in engineers}
+    now = clock.now()
+    items: list[dict[str, Any]] = []
+    summary: dict[str, Any] = {"replayed": len(tickets), "changed": 0, "tier": 0,
+                               "respond_window": 0, "resolve_window": 0, "pool": 0,
+                               "candidates": 0, "close_lock": 0, "tier_moves": {}}
+    for t in tickets:
+        a = _outcome(rs_a, t, engineers, names, now)
+        b = _outcome(rs_b, t, engineers, names, now)
+        changed = _differences(a, b)
+        if changed:
+            summary["changed"] += 1
+            for what in changed:
+                summary[what] += 1
+            if "tier" in changed:
+                move = f"{a['tier'] or '-'}->{b['tier'] or '-'}"
+                summary["tier_moves"][move] = summary["tier_moves"].get(move, 0) + 1
+        if changed or not changed_only:
+            items.append({"ticket": t["id"], "number": t["number"], "state": t["state"],
+                          "changed": changed, "current": a, "replayed": b})
+    return {"line": key, "version": version, "against": against, "since":
+            since.isoformat() if since else None, "until": until.isoformat() if until else None,
+            "state": state, "limit": limit, "summary": summary, "tickets": items}
+
+
 async def compare_rules(key: str, a: int, b: int, replay: int = 200) -> dict[str, Any]:
-    """The source diff of two versions, and the recent tickets whose tier would change."""
+    """The source diff of two versions, and the most recent tickets replayed through both
+    (`replay_rules`): `tier_changes` as before, the whole `replay` beside it."""
     ra, rb = await get_rules(key, a), await get_rules(key, b)
     diff = "".join(
         difflib.unified_diff(
@@ -237,27 +370,13 @@ async def compare_rules(key: str, a: int, b: int, replay: int = 200) -> dict[str
             fromfile=f"v{a}", tofile=f"v{b}",
         )
     )
-    changes: list[dict[str, Any]] = []
-    line = await get_line(key)
-    form = await get_form(key) if line["form_version"] else None
-    schema = form["schema"] if form else None
-    rsa = rules_runtime.get(key, a, ra["source"], schema)
-    rsb = rules_runtime.get(key, b, rb["source"], schema)
-    tickets = (
-        await GdTicket.select(GdTicket.number, GdTicket.fields, GdTicket.state, GdTicket.facts)
-        .where(GdTicket.line_key == key)
-        .order_by(GdTicket.id, ascending=False)
-        .limit(replay)
-        .output(load_json=True)
-    )
-    for t in tickets:
-        ticket = rules_runtime.rules_ticket(t["fields"], t["state"], t["facts"] or {})
-        da, dbb = rsa.classify(ticket), rsb.classify(ticket)
-        ta, tb = (da.tier if da else None), (dbb.tier if dbb else None)
-        if ta != tb:
-            changes.append({"number": t["number"], "tier_a": ta, "tier_b": tb})
-    return {"line": key, "a": a, "b": b, "diff": diff, "replayed": len(tickets),
-            "tier_changes": changes}
+    result = await replay_rules(key, b, against=a, limit=replay, changed_only=True)
+    changes = [{"number": t["number"], "tier_a": t["current"]["tier"],
+                "tier_b": t["replayed"]["tier"]}
+               for t in result["tickets"] if "tier" in t["changed"]]
+    return {"line": key, "a": a, "b": b, "diff": diff,
+            "replayed": result["summary"]["replayed"], "tier_changes": changes,
+            "replay": result}
 
 
 async def dry_run(key: str, ticket: dict[str, Any]) -> dict[str, Any]:

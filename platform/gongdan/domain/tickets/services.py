@@ -8,12 +8,15 @@ then writes the ticket and its append-only events together.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import re
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 from zoneinfo import ZoneInfo
+
+from piccolo.query import WhereRaw
 
 from gongdan import plugins, rules_runtime
 from gongdan.auth import OWN_TICKETS_ONLY
@@ -226,17 +229,25 @@ async def _assign_number(db: Database, ctx: LineContext, ticket_id: int, day: st
             key, prefix, prefix, ticket_id,
         )
         return str(rows[0]["number"])
-    rows = await GdCounter.raw(
-        "INSERT INTO gd_counter (key, last) VALUES ({}, 1) "
-        "ON CONFLICT (key) DO UPDATE SET last = gd_counter.last + 1 RETURNING last",
-        key,
-    )
-    number = f"{prefix}{int(rows[0]['last']):04d}"
+    number = await _next_number_sqlite(ctx, day)
     await GdTicket.raw(
         "UPDATE gd_ticket SET number = {}, search_text = {} || ' ' || search_text WHERE id = {}",
         number, number.lower(), ticket_id,
     )
     return number
+
+
+async def _next_number_sqlite(ctx: LineContext, day: str) -> str:
+    """SQLite: the line's next number for `day`. The writing transaction holds the
+    database's write lock from BEGIN IMMEDIATE to COMMIT, so where in it the counter is
+    taken does not change how long others wait: create takes it first and inserts the
+    ticket with its number (one UPDATE fewer)."""
+    rows = await GdCounter.raw(
+        "INSERT INTO gd_counter (key, last) VALUES ({}, 1) "
+        "ON CONFLICT (key) DO UPDATE SET last = gd_counter.last + 1 RETURNING last",
+        f"{ctx.key}:{day}",
+    )
+    return f"{ctx.line['prefix']}-{day}-{int(rows[0]['last']):04d}"
 
 
 def _event(ticket_id: int, seq: int, type_: str, at: dt.datetime, actor: str, channel: str,
@@ -250,19 +261,57 @@ async def _by_idempotency_key(key: str) -> dict[str, Any] | None:
     return rows[0] if rows else None
 
 
+def _request_hash(line_key: str, channel: str, body: dict[str, Any]) -> str:
+    """What an `Idempotency-Key` is tied to: the line, the channel and the body as sent
+    (key order does not matter)."""
+    canonical = json.dumps({"line": line_key, "channel": channel, "body": body},
+                           sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+                           default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _key_expired(found: dict[str, Any], settings: Settings, now: dt.datetime) -> bool:
+    created = found["created_at"]
+    if created.tzinfo is None:
+        created = created.replace(tzinfo=dt.UTC)
+    return now - created > dt.timedelta(hours=settings.idempotency_ttl_hours)
+
+
+async def _replay(found: dict[str, Any], fingerprint: str, settings: Settings,
+                  idempotency_key: str) -> tuple[dict[str, Any], bool]:
+    """The first ticket made with this key, or 422 if the key came with another request."""
+    stored = found.get("idempotency_hash")
+    if stored is not None and stored != fingerprint:
+        raise ApiError(
+            422,
+            f"幂等键 {idempotency_key!r} 已用于另一个请求（工单 {found['number']}）："
+            "同一个键只能用同样的业务线和内容重试；新请求请换一个键",
+            f"Idempotency-Key {idempotency_key!r} was first used with another request "
+            f"(ticket {found['number']}): a key may only be retried with the same line and "
+            "body; use a new key for a new request",
+            [FieldError(key="Idempotency-Key", message_zh="幂等键已用于另一个请求",
+                        message_en="key already used with a different request")],
+            {"ticket": found["id"], "number": found["number"]},
+        )
+    ctx = await _context(found["line_key"], found["form_version"])
+    return ticket_out(found, settings, ctx.machine), False
+
+
 async def create_ticket(
     db: Database, settings: Settings, line_key: str, body: dict[str, Any], user: CurrentUser,
     channel: str = "api", idempotency_key: str | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """Validate, classify, number and store a ticket. Returns (ticket, created); with an
-    `idempotency_key` already used by this caller, returns the first ticket and False."""
+    `idempotency_key` already used by this caller with the same request (line, channel,
+    body) within `GONGDAN_IDEMPOTENCY_TTL_HOURS`, returns the first ticket and False; with
+    another request, 422. An expired key is given to the new ticket."""
     check_channel(channel)
     idem = f"{user.id}:{idempotency_key}" if idempotency_key else None
-    if idem:
+    fingerprint = _request_hash(line_key, channel, body) if idem else None
+    if idem and fingerprint and idempotency_key:
         found = await _by_idempotency_key(idem)
-        if found is not None:
-            ctx = await _context(found["line_key"], found["form_version"])
-            return ticket_out(found, settings, ctx.machine), False
+        if found is not None and not _key_expired(found, settings, now_utc()):
+            return await _replay(found, fingerprint, settings, idempotency_key)
     ctx = await _context(line_key)
     if ctx.machine is None:
         raise conflict(f"业务线 {line_key} 还没有状态机", f"line {line_key} has no states yet")
@@ -283,16 +332,26 @@ async def create_ticket(
         "fields": values, "facts": {}, "tier": sla["tier"] if sla else None, "sla": sla,
         "respond_by": respond_by, "resolve_by": resolve_by, "assignee": None,
         "customer_phone": normalize_phone(str(values.get("customer_phone", ""))),
-        "version": 1, "last_seq": 1, "idempotency_key": idem, "created_by": user.name,
+        "version": 1, "last_seq": 1, "idempotency_key": idem,
+        "idempotency_hash": fingerprint, "created_by": user.name,
         "created_at": now, "updated_at": now,
     }
     try:
         async with db.transaction():
             if idem and (found := await _by_idempotency_key(idem)) is not None:
-                return ticket_out(found, settings, ctx.machine), False
-            placeholder = f"~{uuid.uuid4().hex}"  # replaced by the real number below
+                if not _key_expired(found, settings, now):
+                    assert fingerprint and idempotency_key
+                    return await _replay(found, fingerprint, settings, idempotency_key)
+                # the key has expired: the old ticket lets go of it, the new one takes it
+                await GdTicket.update({GdTicket.idempotency_key: None}).where(
+                    GdTicket.id == found["id"])
+            if db.is_sqlite:
+                number = await _next_number_sqlite(ctx, day)
+                text = search_text(number, values)
+            else:  # PostgreSQL: the counter row's lock is taken last (_assign_number)
+                number, text = f"~{uuid.uuid4().hex}", search_text("", values)
             inserted = await GdTicket.insert(
-                GdTicket(number=placeholder, search_text=search_text("", values), **row)
+                GdTicket(number=number, search_text=text, **row)
             ).returning(GdTicket.id)
             row["id"] = inserted[0]["id"]
             created = _event(row["id"], 1, "created", now, user.name, channel, None,
@@ -304,14 +363,18 @@ async def create_ticket(
 
                 await dispatch.route_new_ticket(ctx, row, user.name)
             row.update(await _rearm(settings, ctx, row["id"], state, now))
-            row["number"] = await _assign_number(db, ctx, row["id"], day)
+            row["number"] = (number if db.is_sqlite
+                             else await _assign_number(db, ctx, row["id"], day))
+    except ApiError:
+        raise
     except Exception as exc:
         # two retries with one Idempotency-Key raced: the loser returns the winner's ticket
         message = str(exc).lower()
-        if idem and ("unique" in message or "duplicate" in message):
+        if idem and fingerprint and idempotency_key and (
+                "unique" in message or "duplicate" in message):
             found = await _by_idempotency_key(idem)
             if found is not None:
-                return ticket_out(found, settings, ctx.machine), False
+                return await _replay(found, fingerprint, settings, idempotency_key)
         raise
     out = ticket_out(row, settings, ctx.machine)
     _announce(out, [created], ctx.machine)
@@ -362,8 +425,10 @@ async def list_tickets(
     if user.role in OWN_TICKETS_ONLY:
         conds.append(GdTicket.assignee == user.name)
     if q:
+        # Piccolo's `like` adds no ESCAPE clause, and SQLite has no default escape
+        # character: spell it out so `_`, `%` and `\` match themselves on both engines.
         escaped = q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        conds.append(GdTicket.search_text.like(f"%{escaped}%"))
+        conds.append(WhereRaw("search_text LIKE {} ESCAPE '\\'", f"%{escaped}%"))
     if created_from:
         conds.append(GdTicket.created_at >= created_from)
     if created_to:

@@ -23,6 +23,11 @@ ROOT = Path(__file__).resolve().parents[2]
 # Routes under /api that answer without a role check, and why. Nothing else may.
 PUBLIC: dict[tuple[str, str], str] = {
     ("GET", "/api/me"): "any valid token: tells the caller who they are and what they may do",
+    ("POST", "/api/login"): "no token yet: a user name and password buy one (rate limited)",
+    ("PUT", "/api/users/{name:str}/password"): "admins, or the user themselves with the old "
+                                               "password: checked in the handler",
+    ("GET", "/api/callbacks/{source:str}"): "a provider's URL check: its signature authenticates it",
+    ("POST", "/api/callbacks/{source:str}"): "a provider's callback: its signature authenticates it",
 }
 
 

@@ -232,11 +232,12 @@ REPLAY_LIMIT_MAX = 2000
 TOP_CANDIDATES = 3
 
 
-def _outcome(rs: Any, t: dict[str, Any], engineers: list[dict[str, Any]],
-             names: dict[Any, str], now: dt.datetime) -> dict[str, Any]:
+async def _outcome(rs: Any, t: dict[str, Any], engineers: list[dict[str, Any]],
+                   names: dict[Any, str], now: dt.datetime, initial: str) -> dict[str, Any]:
     """What ruleset `rs` (None: no ruleset) decides for stored ticket `t`: its tier and
-    windows (classified as at creation), routing and close lock (as of `now`)."""
-    from gongdan.domain.tickets.deadlines import deadline
+    windows (classified as at creation, in the line's `initial` state, with the one
+    deadline computation creates use), routing and close lock (as of `now`)."""
+    from gongdan.domain.tickets import deadlines
 
     if rs is None:
         return {"tier": None, "respond_within_s": None, "resolve_within_s": None,
@@ -250,14 +251,13 @@ def _outcome(rs: Any, t: dict[str, Any], engineers: list[dict[str, Any]],
     out: dict[str, Any] = {"tier": None, "respond_within_s": None, "resolve_within_s": None,
                            "respond_by": None, "resolve_by": None}
     if decision is not None:
+        _, respond_by, resolve_by = await deadlines.for_new_ticket(decision, initial, created)
         out.update({
             "tier": decision.tier,
             "respond_within_s": int(decision.respond_within.total_seconds()),
             "resolve_within_s": int(decision.resolve_within.total_seconds()),
-            "respond_by": deadline(created, decision.respond_within, decision.calendar)
-            .isoformat(timespec="seconds"),
-            "resolve_by": deadline(created, decision.resolve_within, decision.calendar)
-            .isoformat(timespec="seconds"),
+            "respond_by": respond_by.isoformat(timespec="seconds") if respond_by else None,
+            "resolve_by": resolve_by.isoformat(timespec="seconds") if resolve_by else None,
         })
         rt = {**rt, "sla": {"tier": decision.tier}}
     route = rs.route(rt, engineers, now)
@@ -337,13 +337,15 @@ async def replay_rules(
     engineers = await routing_engineers()
     names = {e["id"]: e["name"] for e in engineers}
     now = clock.now()
+    machine = machine_from_json(line["states"])
+    initial = machine.initial if machine is not None else ""
     items: list[dict[str, Any]] = []
     summary: dict[str, Any] = {"replayed": len(tickets), "changed": 0, "tier": 0,
                                "respond_window": 0, "resolve_window": 0, "pool": 0,
                                "candidates": 0, "close_lock": 0, "tier_moves": {}}
     for t in tickets:
-        a = _outcome(rs_a, t, engineers, names, now)
-        b = _outcome(rs_b, t, engineers, names, now)
+        a = await _outcome(rs_a, t, engineers, names, now, initial)
+        b = await _outcome(rs_b, t, engineers, names, now, initial)
         changed = _differences(a, b)
         if changed:
             summary["changed"] += 1

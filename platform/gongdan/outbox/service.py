@@ -373,7 +373,8 @@ async def message_context(row: Mapping[str, Any] | None, *, settings: Settings,
     the assignee as the rules see them (`id`, `name`, `skills`, `team`, `supervisor`,
     `phone`…), or None. `customer`: id, name, phone. `event`: what caused the message
     (`type` and its data). `transition`: `{from, to, actor}` for a state change, else None.
-    `link`: the ticket's URL. `now`: the time of writing, in the business time zone.
+    `link`: the address the recipient acts on: the survey page for a survey (`survey_url`),
+    else the ticket's URL (`ticket.url`). `now`: the time of writing, in the business time zone.
     `recipient` is added per address by `enqueue()`."""
     tz = ZoneInfo(settings.timezone)
     extra = dict(extra or {})
@@ -415,7 +416,8 @@ async def message_context(row: Mapping[str, Any] | None, *, settings: Settings,
     out["line"] = {"key": row.get("line_key"), "name": lines[0]["name"] if lines else ""}
     out["customer"] = {"id": fields.get("customer_id"), "name": fields.get("customer_name"),
                        "phone": view["customer_phone"]}
-    out["link"] = link
+    # the address the recipient acts on: the survey page for a survey, else the ticket
+    out["link"] = str(extra.get("survey_url") or link)
     if row.get("assignee"):
         from gongdan.domain.engineers.services import for_rules
 

@@ -79,6 +79,7 @@ _PHONE = re.compile(r"^\+?[0-9][0-9 -]{5,19}$")
 
 
 UNRESOLVED = "permanent: recipient "
+TEMPLATE_FAILED = "template: "
 
 
 class Unresolved(Exception):
@@ -270,7 +271,7 @@ async def enqueue(
         except TemplateProblem as exc:
             log.warning("outbox %s: template %s failed: %s", key, template, exc)
             values.update(state="dead", last_error=(
-                f"template: 消息模板“{exc.name}”无法渲染：{exc.message_zh}"
+                f"{TEMPLATE_FAILED}消息模板“{exc.name}”无法渲染：{exc.message_zh}"
                 f"{f'（第 {exc.line} 行）' if exc.line else ''} / message template {exc.name!r} "
                 f"failed{f' at line {exc.line}' if exc.line else ''}: {exc.message_en}")[:2000])
         if problem and values["state"] != "dead":
@@ -483,6 +484,14 @@ async def retry(message_id: int) -> dict[str, Any]:
         raise conflict(f"消息状态为 {rows[0]['state']}，不能重试",
                        f"the message is {rows[0]['state']}; only dead or pending ones can be retried",
                        {"state": rows[0]["state"]})
+    if rows[0]["state"] == "dead" and str(rows[0]["last_error"] or "").startswith(TEMPLATE_FAILED):
+        from gongdan.errors import conflict
+
+        # it has no text to send (the context it was rendered with is not kept)
+        raise conflict("这条消息的模板渲染失败，没有可发送的内容；修正模板后，之后的消息会正常发送",
+                       "this message's template failed to render, so it has no text to send; "
+                       "once the template is fixed, later messages go out",
+                       {"last_error": rows[0]["last_error"]})
     values: dict[Any, Any] = {GdOutbox.state: "pending", GdOutbox.attempts: 0,
                               GdOutbox.next_attempt_at: clock.now(), GdOutbox.owner: "",
                               GdOutbox.locked_until: None}

@@ -99,7 +99,8 @@ class Settings:
     )
     public_url: str = setting(
         "http://127.0.0.1:8000",
-        "对外地址 / the server's public base URL, used in links sent to customers (surveys).",
+        "对外地址 / the server's public base URL, used in the links messages carry (the "
+        "ticket's `link`, the tokenised survey link).",
     )
     outbox_interval: float = setting(
         0.5, "发件箱轮询间隔秒数 / seconds between two outbox polls when nothing is due."

@@ -3,10 +3,13 @@
 消息模板：通知的内容，由管理员编写，在 Jinja2 沙箱中渲染。
 
 Look-up order (Datasette's model): the deployment's override folder
-(`GONGDAN_TEMPLATES_DIR`, files named `<name>.j2`), then templates given at run time (an
-admin's, from the database), then those of template packs and plugins, then the built-ins.
-Inside a template, `{% extends "default:派单通知" %}` reaches the next layer's template of
-the same name, so an override can change one block and keep the rest.
+(`GONGDAN_TEMPLATES_DIR`, files named `<name>.j2`), then templates given at run time
+(`runtime=`, for programs embedding the platform), then those of the template packs
+installed for the ticket's line (`gongdan.packs_install.line_templates`), then the
+built-ins. Inside a template, `{% extends "default:派单通知" %}` reaches the next layer's
+template of the same name, so an override can change one block and keep the rest.
+The outbox (`gongdan.outbox.service.enqueue`) builds the one context every template sees;
+see docs/templates.md.
 
 A template's output is the message text. It may set its subject with
 `{% set subject = "…" %}` and declare itself Markdown with `{% set markdown = true %}`.
@@ -23,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import BaseLoader, StrictUndefined, TemplateNotFound, TemplateSyntaxError, UndefinedError
-from jinja2.exceptions import SecurityError, TemplateError
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 MAX_SOURCE = 64 * 1024
@@ -65,8 +68,10 @@ def builtin_templates() -> dict[str, str]:
 class _LayeredLoader(BaseLoader):
     """Layers of name -> source; `default:<name>` skips the layer that asked for it."""
 
-    def __init__(self, layers: Sequence[Callable[[str], str | None]]) -> None:
+    def __init__(self, layers: Sequence[Callable[[str], str | None]],
+                 stamp: Callable[[str], Any] | None = None) -> None:
         self.layers = list(layers)
+        self.stamp = stamp or (lambda name: None)
 
     def get_source(self, environment: Any, template: str) -> tuple[str, str, Callable[[], bool]]:
         depth = 0
@@ -74,6 +79,9 @@ class _LayeredLoader(BaseLoader):
         while name.startswith(DEFAULT_PREFIX):
             depth += 1
             name = name[len(DEFAULT_PREFIX):]
+        # the compiled template stays valid while the override file (if any) is unchanged:
+        # adding, editing or removing `<name>.j2` takes effect at the next render
+        stamp = self.stamp(name)
         found = 0
         for layer in self.layers:
             source = layer(name)
@@ -82,7 +90,7 @@ class _LayeredLoader(BaseLoader):
             if found == depth:
                 if len(source) > MAX_SOURCE:
                     raise TemplateNotFound(template)
-                return source, template, lambda: False
+                return source, template, lambda: self.stamp(name) == stamp
             found += 1
         raise TemplateNotFound(template)
 
@@ -106,14 +114,29 @@ class MessageTemplates:
         layers += [p.get for p in self.packs]
         layers.append(self.builtins.get)
         self.env = ImmutableSandboxedEnvironment(
-            loader=_LayeredLoader(layers), undefined=StrictUndefined, autoescape=False,
+            loader=_LayeredLoader(layers, self._stamp), undefined=StrictUndefined, autoescape=False,
             keep_trailing_newline=False, trim_blocks=True, lstrip_blocks=True,
         )
 
-    def _from_dir(self, name: str) -> str | None:
+    def _path(self, name: str) -> Path | None:
         if self.override_dir is None or "/" in name or "\\" in name or name.startswith("."):
             return None
-        path = self.override_dir / f"{name}.j2"
+        return self.override_dir / f"{name}.j2"
+
+    def _stamp(self, name: str) -> tuple[int, int] | None:
+        path = self._path(name)
+        if path is None:
+            return None
+        try:
+            st = path.stat()
+        except OSError:
+            return None
+        return st.st_mtime_ns, st.st_size
+
+    def _from_dir(self, name: str) -> str | None:
+        path = self._path(name)
+        if path is None:
+            return None
         try:
             return path.read_text(encoding="utf-8")
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
@@ -144,8 +167,19 @@ class MessageTemplates:
         """Render the template `name` with `context`."""
         try:
             template = self.env.get_template(name)
-            module = template.make_module(dict(context))
-        except TemplateNotFound:
+            ctx = template.new_context(dict(context))
+            chunks: list[str] = []
+            size = 0
+            for chunk in template.root_render_func(ctx):
+                size += len(chunk)
+                if size > MAX_OUTPUT * 2:  # stop a runaway loop early (stripped below)
+                    break
+                chunks.append(chunk)
+        except TemplateNotFound as exc:
+            missing = exc.name or name
+            if missing != name:
+                raise TemplateProblem(name, f"模板引用的“{missing}”不存在",
+                                      f"the template refers to {missing!r}, which does not exist") from None
             raise TemplateProblem(name, f"找不到消息模板“{name}”", f"no message template named {name!r}") from None
         except TemplateSyntaxError as exc:
             raise TemplateProblem(name, f"模板语法错误：{exc.message}", f"template syntax error: {exc.message}",
@@ -156,12 +190,17 @@ class MessageTemplates:
         except SecurityError as exc:
             raise TemplateProblem(name, f"模板试图访问不允许的内容：{exc}",
                                   f"the template tried something unsafe: {exc}") from None
-        except (TemplateError, ArithmeticError, TypeError, ValueError, OverflowError) as exc:
-            raise TemplateProblem(name, f"模板渲染失败：{exc}", f"rendering failed: {exc}") from None
-        text = str(module).strip()
+        except RecursionError:
+            raise TemplateProblem(name, "模板无限递归（extends/include 引用了自己）",
+                                  "the template recurses without end (extends/include of itself)") from None
+        except Exception as exc:  # an admin's template must never crash the caller
+            raise TemplateProblem(name, f"模板渲染失败：{type(exc).__name__}: {exc}",
+                                  f"rendering failed: {type(exc).__name__}: {exc}") from None
+        text = "".join(chunks).strip()
         if len(text) > MAX_OUTPUT:
             raise TemplateProblem(name, f"渲染结果过长（最多 {MAX_OUTPUT} 字符）",
                                   f"output too long (max {MAX_OUTPUT})")
-        subject = str(getattr(module, "subject", "") or "").strip()
-        markdown = getattr(module, "markdown", False) is True
+        exported = ctx.get_exported()
+        subject = str(exported.get("subject", "") or "").strip()
+        markdown = exported.get("markdown", False) is True
         return RenderedMessage(text=text, subject=subject, markdown=markdown)

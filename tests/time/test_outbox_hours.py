@@ -39,6 +39,13 @@ async def enqueue(api: TimeApi, key: str, ticket: dict[str, Any], *, kind: str,
     await api.run(work)
 
 
+async def recipient_x(api: TimeApi) -> None:
+    """The recipient `x`, with an address of each channel's kind (a phone, a WeCom user id)."""
+    r = await api.post("/api/users", {"name": "x", "role": "engineer",
+                                      "profile": {"phone": "13800138000", "wecom_userid": "x1"}})
+    assert r.status_code == 201, r.text
+
+
 async def message(api: TimeApi, key: str) -> dict[str, Any]:
     items = (await api.get("/api/outbox", params={"limit": 500})).json()["items"]
     return next(m for m in items if m["idempotency_key"] == key)
@@ -56,6 +63,7 @@ def test_per_line_calendars() -> None:
 async def test_messages_wait_for_the_next_working_window(tapi: TimeApi) -> None:
     await repair_line_with_rules(tapi)
     assert (await tapi.put("/api/calendars/工作日", OFFICE)).status_code == 201
+    await recipient_x(tapi)
     at(dt.datetime(2026, 12, 4, 20, 0, tzinfo=SH))  # Friday evening, after hours
     p2 = (await tapi.post("/api/lines/repair/tickets",
                           demo_ticket(1, description="一般问题"))).json()
@@ -96,6 +104,7 @@ async def test_a_retry_that_falls_after_hours_waits_as_well(tapi: TimeApi) -> No
 
     await repair_line_with_rules(tapi)
     assert (await tapi.put("/api/calendars/工作日", OFFICE)).status_code == 201
+    await recipient_x(tapi)
     at(dt.datetime(2026, 12, 4, 17, 59, 50, tzinfo=SH))  # Friday, ten seconds left
     p2 = (await tapi.post("/api/lines/repair/tickets",
                           demo_ticket(1, description="一般问题"))).json()

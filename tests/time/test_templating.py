@@ -15,10 +15,11 @@ TICKET = {"number": "WX-20261125-0001", "title": "注塑机停机", "tier": "P0"
 def test_builtins_render_in_chinese_first() -> None:
     t = MessageTemplates()
     assert {"派单通知", "超时升级", "SLA预警", "滞留告警", "状态变化", "满意度调研"} <= set(builtin_templates())
-    m = t.render("派单通知", {"ticket": TICKET})
+    m = t.render("派单通知", {"ticket": TICKET, "link": "https://gd.example.com/t/1"})
     assert m.subject == "【P0】新工单 WX-20261125-0001"
     assert m.text.splitlines()[0] == "【P0】新工单 WX-20261125-0001：注塑机停机"
     assert "please claim it before 2026-11-25 10:30" in m.text and not m.markdown
+    assert m.text.splitlines()[-1] == "https://gd.example.com/t/1"
 
 
 def test_lookup_order_override_dir_then_runtime_then_packs_then_builtins(tmp_path: Path) -> None:
@@ -81,3 +82,39 @@ def test_unknown_template_and_path_tricks(tmp_path: Path) -> None:
     (tmp_path.parent / "secret.j2").write_text("secret", encoding="utf-8")
     with pytest.raises(TemplateProblem):
         t.render("../secret", {})
+
+
+def test_an_override_extends_a_builtin_block_and_includes_a_whole_one(tmp_path: Path) -> None:
+    ctx = {"ticket": TICKET, "link": "https://gd.example.com/t/1", "engineer": None}
+    (tmp_path / "超时升级.j2").write_text(
+        '{% extends "default:超时升级" %}{% block en %}{% endblock %}'
+        '{% block zh %}【请主管处理】{{ super() }}{% endblock %}', encoding="utf-8")
+    (tmp_path / "派单通知.j2").write_text('【抢单】{% include "default:派单通知" %}', encoding="utf-8")
+    t = MessageTemplates(override_dir=tmp_path)
+    m = t.render("超时升级", ctx)
+    assert m.text.startswith("【请主管处理】工单 WX-20261125-0001（P0）超时未处理")
+    assert "escalated" not in m.text and m.text.endswith("https://gd.example.com/t/1")
+    assert m.subject == "升级：工单 WX-20261125-0001 需要处理"  # the original's subject
+    assert t.render("派单通知", ctx).text.startswith("【抢单】【P0】新工单")
+
+
+def test_an_edited_override_file_takes_effect_at_the_next_render(tmp_path: Path) -> None:
+    t = MessageTemplates(override_dir=tmp_path, builtins={"m": "built-in"})
+    assert t.render("m", {}).text == "built-in"
+    (tmp_path / "m.j2").write_text("first", encoding="utf-8")
+    assert t.render("m", {}).text == "first"
+    (tmp_path / "m.j2").write_text("second, longer", encoding="utf-8")
+    assert t.render("m", {}).text == "second, longer"
+    (tmp_path / "m.j2").unlink()
+    assert t.render("m", {}).text == "built-in"
+
+
+def test_a_template_that_includes_itself_or_a_missing_one_is_a_problem() -> None:
+    t = MessageTemplates(runtime={"loop": '{% include "loop" %}', "gone": '{% include "nope" %}'},
+                         builtins={})
+    with pytest.raises(TemplateProblem) as info:
+        t.render("loop", {})
+    assert info.value.message_en and info.value.message_zh
+    with pytest.raises(TemplateProblem) as info:
+        t.render("gone", {})
+    assert "'nope'" in info.value.message_en and "nope" in info.value.message_zh

@@ -20,6 +20,7 @@ import datetime as dt
 import importlib
 import logging
 import random
+import secrets
 from collections.abc import Callable
 from typing import Any
 
@@ -77,12 +78,15 @@ class Firing:
                       context: dict[str, Any], kind: str) -> None:
         i = self._messages
         self._messages += 1
-        ticket = outbox.ticket_context(self.ticket or {})
+        # the cause: the event this firing put on the record just before the message
+        cause = self.events[-1] if self.events else None
+        event = ({**(cause.data or {}), "type": cause.type, "seq": cause.seq, "at": self.now}
+                 if cause is not None else {"type": kind, "timer": self.timer["id"], "at": self.now})
         await outbox.enqueue(
             key=f"timer:{self.timer['id']}:{i}", channel=channel or self.settings.timer_channel,
-            template=template, context={"ticket": ticket, **context}, to=to, kind=kind,
+            template=template, context=context, to=to, kind=kind,
             ticket_id=self.ticket["id"] if self.ticket else None,
-            templates_dir=self.settings.templates_dir, now=self.now)
+            event=event, settings=self.settings, now=self.now)
 
     async def write(self) -> None:
         if self.ticket is None:
@@ -233,11 +237,13 @@ async def _archive(f: Firing) -> None:
     f.event("archived", {"state": p.get("state"), "rule_line": p.get("rule_line")},
             {"archived": False}, {"archived": True})
     if p.get("survey"):
-        phone = (ticket.get("fields") or {}).get("customer_phone", "")
-        await f.message(template=str(p["survey"]), channel=p.get("channel"), to=str(phone),
-                        kind="survey",
-                        context={"survey_url": f"{f.settings.public_url.rstrip('/')}/survey/"
-                                               f"{ticket.get('number')}"})
+        # one token per ticket, kept on the record: the survey page checks it (the ticket
+        # number alone is guessable)
+        token = str(facts.get("survey_token") or secrets.token_urlsafe(16))
+        facts["survey_token"] = token
+        await f.message(template=str(p["survey"]), channel=p.get("channel"),
+                        to=outbox.recipient({"kind": "customer"}, ticket), kind="survey",
+                        context={"survey_url": outbox.survey_link(f.settings, ticket, token)})
 
 
 HANDLERS = {
@@ -282,13 +288,18 @@ class Scheduler:
             timer = _load(dict(timers[0]))
             handler = HANDLERS.get(timer["kind"])
             firing = Firing(self, timer, ticket, now)
-            if handler is None:
-                log.error("timer %s has unknown kind %r", timer_id, timer["kind"])
-            elif ticket is None:
-                log.warning("timer %s: ticket %s is gone", timer_id, ticket_id)
-            else:
-                await handler(firing)
-                await firing.write()
+            # dispatch's reoffer (and anything else writing to the outbox) uses these settings
+            token = outbox.SETTINGS.set(self.settings)
+            try:
+                if handler is None:
+                    log.error("timer %s has unknown kind %r", timer_id, timer["kind"])
+                elif ticket is None:
+                    log.warning("timer %s: ticket %s is gone", timer_id, ticket_id)
+                else:
+                    await handler(firing)
+                    await firing.write()
+            finally:
+                outbox.SETTINGS.reset(token)
             done: dict[Any, Any] = {GdTimer.state: "fired", GdTimer.fired_at: now,
                                     GdTimer.owner: self.owner}
             if firing.skipped is not None:

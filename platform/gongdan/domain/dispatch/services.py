@@ -691,9 +691,39 @@ async def _escalate(ctx: tickets.LineContext, rec: Record, last: dict[str, Any],
     elif target.get("kind") == "role":
         person = target.get("name")
     await _enqueue(ctx.rules, rec.row, rec.now, escalated=True)
-    rec.event("escalated", channel, None, {"to": target, "person": person},
-              {"after_reoffers": done, "pool": last.get("pool")})
+    to = _escalation_address(target, person)
+    seq = rec.event("escalated", channel, None, {"to": target, "person": person},
+                    {"after_reoffers": done, "pool": last.get("pool"), "notified": to})
+    await _escalation_notice(rec, seq, to, done, last.get("pool"))
     return {"escalated": True, "to": target, "person": person, "reoffers": done}
+
+
+def _escalation_address(target: dict[str, Any], person: str | None) -> str:
+    """Who the escalation notice goes to, as the outbox resolves it: the supervisor found,
+    `role:<name>`, a named person, or `supervisor` (the outbox's resolver then finds the
+    assignee's supervisor or every user with role supervisor)."""
+    kind, name = target.get("kind"), target.get("name")
+    if person and kind != "role":
+        return str(person)
+    if kind == "role" and name:
+        return f"role:{name}"
+    if kind in ("person", "user", "engineer") and name:
+        return str(name)
+    return "supervisor"
+
+
+async def _escalation_notice(rec: Record, seq: int, to: str, done: int, pool: Any) -> None:
+    """The `超时升级` notice of a dispatch escalation, in the escalation's transaction."""
+    from gongdan.outbox import service as outbox
+
+    settings = outbox.current_settings()
+    await outbox.enqueue(
+        key=f"ticket:{rec.row['id']}:event:{seq}:escalated", channel=settings.timer_channel,
+        template="超时升级", to=to, kind="escalation", ticket_id=int(rec.row["id"]),
+        settings=settings, now=rec.now,
+        event={"type": "escalated", "seq": seq, "after_reoffers": done, "pool": pool},
+        context={"reason_zh": f"派单 {done} 轮后仍无人接单", "reason_en": f"nobody claimed it after {done} reoffers",
+                 "assignee": rec.row.get("assignee") or ""})
 
 
 # --- shifts -------------------------------------------------------------------------------

@@ -741,7 +741,7 @@ async def post_event(
             await outbox.transition_notices(
                 {**row, "state": state}, from_state=transition["from"], to_state=state,
                 notify=transition["notify"], seq=seq, actor=user.name,
-                templates_dir=settings.templates_dir)
+                templates_dir=settings.templates_dir, settings=settings)
     ticket = ticket_out(await _get_row(ticket_id), settings, ctx.machine)
     _announce(ticket, events, ctx.machine)
     return {"ticket": ticket, "event_seq": events[0].seq, "transition": transition,

@@ -18,8 +18,9 @@ team:
 - `escalations`: `escalated` events that day.
 
 A ticket's figures count for the team that holds it at the day's end: the team of the last
-engineer who claimed it or was given it (or the team a transfer sent it to) by then; a
-ticket nobody has taken counts under team null (未分配 unassigned). The line's row is the sum
+engineer who claimed it or was given it (claim, reassign, transfer, the core's assign), or
+the team a transfer without an engineer sent it to; a ticket nobody holds (never taken,
+released, unassigned) counts under team null (未分配 unassigned). The line's row is the sum
 over its teams.
 """
 
@@ -40,7 +41,8 @@ from gongdan.settings import Settings
 from gongdan.store.tables import GdEngineer, GdEvent, GdTicket
 from gongdan.timers import clock
 
-MOVES = ("claimed", "reassigned", "transferred")
+MOVES = ("claimed", "reassigned", "transferred", "assigned", "released")  # who holds the ticket
+FIGURES = ("claimed", "reassigned", "transferred", "escalated", "sla_breached")  # counted events
 COUNTED = (*MOVES, "escalated", "sla_breached")
 
 # (key, 中文, English) in the order of the exports
@@ -132,7 +134,7 @@ async def dispatch_report(settings: Settings, date: str | None = None, line: str
     day, zone, start, end = day_window(settings, date, tz)
     in_day = (GdEvent.at >= start) & (GdEvent.at < end)
     ids = {r["ticket_id"] for r in await GdEvent.select(GdEvent.ticket_id).where(
-        in_day & GdEvent.type.is_in(list(COUNTED)))}
+        in_day & GdEvent.type.is_in(list(FIGURES)))}
     created_q = GdTicket.select(GdTicket.id).where(
         ((GdTicket.created_at >= start) & (GdTicket.created_at < end))
         | ((GdTicket.respond_by >= start) & (GdTicket.respond_by < end)))
@@ -164,7 +166,9 @@ async def dispatch_report(settings: Settings, date: str | None = None, line: str
         evs = sorted(events.get(tid, []), key=lambda e: e["seq"])
         team: str | None = None
         for e in evs:
-            if e["type"] in MOVES:
+            if e["type"] == "released":
+                team = None  # put back: nobody holds it
+            elif e["type"] in MOVES:
                 who = e["after"].get("assignee") or (e["actor"] if e["type"] == "claimed" else None)
                 team = (people.get(who) or {}).get("team") if who else e["after"].get("team")
         acc = groups.setdefault((t["line_key"], team), _empty())

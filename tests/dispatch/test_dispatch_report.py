@@ -193,3 +193,30 @@ async def test_a_scripted_day_gives_each_figure_exactly(tapi: TimeApi, frozen: l
     assert out.returncode == 0, out.stderr
     assert "首响超时率 first-response time-out rate: 25.0%" in out.stdout
     assert "技能匹配率 skill-tag match rate: 66.7%" in out.stdout
+
+
+async def test_release_and_the_cores_assign_move_the_ticket_between_teams(
+        tapi: TimeApi, frozen: list[dt.datetime]) -> None:
+    api = tapi
+    await dispatch_line(api, RULES)
+    tid = await create(api, 1)
+    wang = await token_for(api, "xiaowang")
+    frozen[0] = T0 + 6 * MIN
+    assert (await wang.post(f"/api/tickets/{tid}/claim")).status_code == 200
+    frozen[0] = T0 + 8 * MIN
+    assert (await wang.post(f"/api/tickets/{tid}/release", {"reason": "缺工具"})).status_code == 200
+
+    async def teams() -> list[tuple[str | None, int, int, float | None]]:
+        body = (await api.get("/api/reports/dispatch?date=2026-12-02")).json()
+        return [(t["team"], t["created"], t["claimed"], t["mean_claim_min"]) for t in body["lines"][0]["teams"]]
+
+    # released: nobody holds it, but its first claim (6 minutes) still counts
+    assert await teams() == [(None, 1, 1, 6.0)]
+    version = (await api.get(f"/api/tickets/{tid}")).json()["version"]
+    r = await api.patch(f"/api/tickets/{tid}", {"version": version, "assignee": "xiaozhao"})
+    assert r.status_code == 200, r.text
+    assert await teams() == [("二组", 1, 1, 6.0)]  # the core's assign hands it to 二组
+    version = r.json()["version"]
+    r = await api.patch(f"/api/tickets/{tid}", {"version": version, "assignee": None})
+    assert r.status_code == 200, r.text
+    assert await teams() == [(None, 1, 1, 6.0)]

@@ -22,6 +22,14 @@ from typing import Any
 
 # Slightly under the true ~111.2 km per degree, so the grid search box always covers the circle.
 KM_PER_DEG = 110.0
+EARTH_KM = 6371.0088  # the radius the rules' `distance` uses
+# The grid search keeps only the cells of each latitude row the circle can reach, for a
+# radius widened by TIGHT_SLACK and TIGHT_PAD_KM (what a sphere's second-order terms could
+# add); beyond these it keeps the whole square box.
+TIGHT_SLACK = 0.02
+TIGHT_PAD_KM = 0.1
+TIGHT_MAX_KM = 500.0
+TIGHT_MAX_LAT = 80.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,31 +147,60 @@ class EngineerIndex:
         return out
 
     def near(self, loc: Any, radius_km: float) -> set[Any]:
-        """Engineers in the grid cells that cover a circle of `radius_km` around `loc`
+        """Engineers in the grid cells that meet a circle of `radius_km` around `loc`
         (a superset: the compiled `distance` require settles the exact distance)."""
+        out: set[Any] = set()
+        cells = self._cells
+        for cell in self.near_cells(loc, radius_km):
+            ids = cells.get(cell)
+            if ids:
+                out |= ids
+        return out
+
+    def near_cells(self, loc: Any, radius_km: float) -> list[tuple[int, int]]:
+        """The occupied grid cells that may hold a point within `radius_km` of `loc`.
+
+        Row by row (a row is one band of latitude), the circle's longitude half-width is
+        taken at the row's latitude nearest the centre, for a radius widened by TIGHT_SLACK
+        (a superset of the great circle's cells: the exact distance is the require's). Past
+        TIGHT_MAX_KM or TIGHT_MAX_LAT the square box around the circle is used."""
         centre = self._cell(loc)
         if centre is None or radius_km < 0 or not math.isfinite(radius_km):
-            return set()
-        lat = float(loc["lat"])
+            return []
+        c = self.cell_deg
+        lat, lon = float(loc["lat"]), float(loc["lon"])
         dlat = radius_km / KM_PER_DEG
         cos = max(math.cos(math.radians(min(89.0, abs(lat) + dlat))), 1e-6)
         dlon = radius_km / (KM_PER_DEG * cos)
-        lo_lat, hi_lat = math.floor((lat - dlat) / self.cell_deg), math.floor((lat + dlat) / self.cell_deg)
-        lon = float(loc["lon"])
-        lo_lon, hi_lon = math.floor((lon - dlon) / self.cell_deg), math.floor((lon + dlon) / self.cell_deg)
-        if (hi_lat - lo_lat + 1) * (hi_lon - lo_lon + 1) > 4 * len(self._cells) + 16:
-            out: set[Any] = set()
-            for (ci, cj), ids in self._cells.items():
-                if lo_lat <= ci <= hi_lat and lo_lon <= cj <= hi_lon:
-                    out |= ids
-            return out
-        out = set()
-        for i in range(lo_lat, hi_lat + 1):
-            for j in range(lo_lon, hi_lon + 1):
-                cell = self._cells.get((i, j))
-                if cell:
-                    out |= cell
-        return out
+        lo_lat, hi_lat = math.floor((lat - dlat) / c), math.floor((lat + dlat) / c)
+        lo_lon, hi_lon = math.floor((lon - dlon) / c), math.floor((lon + dlon) / c)
+        rows: list[tuple[int, int, int]] = []
+        if radius_km <= TIGHT_MAX_KM and abs(lat) + dlat <= TIGHT_MAX_LAT:
+            r = (radius_km * (1 + TIGHT_SLACK) + TIGHT_PAD_KM) / EARTH_KM
+            reach = math.sin(r / 2) ** 2
+            p0 = math.radians(lat)
+            cos0 = math.cos(p0)
+            for i in range(lo_lat, hi_lat + 1):
+                near_lat = min(max(lat, i * c), (i + 1) * c)
+                h = reach - math.sin((math.radians(near_lat) - p0) / 2) ** 2
+                if h < 0:
+                    continue
+                # the row's edge farthest from the equator has the smallest cosine: the widest
+                polar = max(abs(i * c), abs((i + 1) * c))
+                x = h / (cos0 * math.cos(math.radians(polar)))
+                if x >= 1:
+                    rows.append((i, lo_lon, hi_lon))
+                    continue
+                half = math.degrees(2 * math.asin(math.sqrt(x)))
+                rows.append((i, max(lo_lon, math.floor((lon - half) / c)), min(hi_lon, math.floor((lon + half) / c))))
+        else:
+            rows = [(i, lo_lon, hi_lon) for i in range(lo_lat, hi_lat + 1)]
+        cells = self._cells
+        if sum(b - a + 1 for _, a, b in rows) > 4 * len(cells) + 16:
+            span = {i: (a, b) for i, a, b in rows}
+            return [(ci, cj) for (ci, cj) in cells
+                    if ci in span and span[ci][0] <= cj <= span[ci][1]]
+        return [(i, j) for i, a, b in rows for j in range(a, b + 1) if (i, j) in cells]
 
     def where(self, attr: str, value: Any) -> set[Any]:
         """Engineers whose attribute equals `value` (the index is built on first use)."""
@@ -205,7 +242,17 @@ class EngineerIndex:
                 tag = p.value if p.ticket_key is None else ticket.get(p.ticket_key)
                 ids = self.with_skill(tag, p.op, p.number) if tag is not None else set()
             elif p.kind == "near":
-                ids = self.near(ticket.get("location"), p.number)
+                cells = self.near_cells(ticket.get("location"), p.number)
+                if result is not None and len(result) < sum(len(self._cells[k]) for k in cells):
+                    # fewer survivors than engineers in the cells: test each survivor's cell
+                    wanted = set(cells)
+                    cell_of = self._cell_of
+                    result = {e for e in result if cell_of.get(e) in wanted}
+                    if not result:
+                        return result
+                    continue
+                grid = self._cells
+                ids = set().union(*(grid[k] for k in cells)) if cells else set()
             elif p.kind == "eq":
                 ids = self.where(p.attr, p.value)
             else:

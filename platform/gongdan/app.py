@@ -25,6 +25,7 @@ from gongdan.domain.dispatch.controllers import DispatchController
 from gongdan.domain.engineers.controllers import EngineersController
 from gongdan.domain.lines.controllers import LinesController, get_field_dictionary
 from gongdan.domain.org.controllers import OrgController
+from gongdan.domain.reports.controllers import ReportsController
 from gongdan.domain.tickets.controllers import TicketsController
 from gongdan.domain.tickets.services import clear_caches
 from gongdan.domain.users.controllers import UsersController
@@ -116,7 +117,7 @@ def create_app(settings: Settings | None = None,
         route_handlers=[health, LinesController, TicketsController, UsersController,
                         EngineersController, DispatchController, OutboxController, TimersController,
                         CalendarsController, PacksController, CallbacksController,
-                        ApprovalsController, OrgController,
+                        ApprovalsController, OrgController, ReportsController,
                         get_field_dictionary, *admin_ui_handlers(settings)],
         lifespan=[lifespan],
         state=State({"db": db, "settings": settings}),

@@ -37,6 +37,7 @@ PERMISSIONS: dict[str, tuple[str, ...]] = {
     "tickets.claim": ("engineer",),  # claim, decline, release their own offers and tickets
     "tickets.dispatch": ("admin", "dispatcher", "supervisor"),  # reoffer, reassign, transfer
     "dispatch.read": ("admin", "dispatcher", "supervisor"),
+    "reports.read": ("admin", "dispatcher", "supervisor"),  # the daily dispatch report
     "outbox.manage": ("admin",),
     "org.sync": ("admin",),
     "calendars.read": ALL,

@@ -12,6 +12,7 @@ from gongdan.cli_plugins import plugins
 from gongdan.cli_rules import rules
 from gongdan.cli_server import db, demo, serve, token
 from gongdan.cli_simulate import simulate
+from gongdan.domain.reports.cli import report
 from gongdan.domain.users.cli import user
 
 
@@ -30,6 +31,7 @@ for _command in (serve, db, token, demo):
 main.add_command(packs)
 main.add_command(org)
 main.add_command(user)
+main.add_command(report)
 
 
 def iter_commands(

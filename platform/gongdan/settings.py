@@ -97,6 +97,15 @@ class Settings:
     sla_warn_share: float = setting(
         0.8, "SLA 预警比例 / share of the respond/resolve time at which the warning fires."
     )
+    location_reroute_km: float = setting(
+        1.0,
+        "位置重新派单距离 / an app location update routes the waiting queues again when the "
+        "engineer moved more than this many km since the last such re-route.",
+    )
+    location_reroute_minutes: float = setting(
+        10.0,
+        "位置重新派单间隔 / ... or when the last such re-route is older than this many minutes.",
+    )
     public_url: str = setting(
         "http://127.0.0.1:8000",
         "对外地址 / the server's public base URL, used in the links messages carry (the "

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from gongdan.domain.reports.measures import skill_matched
 from gongdan_rules import CompiledRuleset, EngineerIndex
 
 CENTRE = (31.2304, 121.4737)
@@ -461,9 +462,9 @@ def _measure(name: str, tickets: list[Ticket], people: list[dict[str, Any]], res
     by_id = {e["id"]: e for e in people}
     done = [t for t in tickets if t.resolved_by]
     first_assignees = [t for t in tickets if t.assignee or t.resolved_by]
-    matched = sum(
+    matched = sum(  # the daily dispatch report's definition (gongdan.domain.reports.measures)
         1 for t in first_assignees
-        if by_id[t.resolved_by or t.assignee or ""]["skills"].get(t.fields["required_skill"], 0) >= 3
+        if skill_matched(by_id[t.resolved_by or t.assignee or ""]["skills"], t.fields)
     )
     counts = list(resolved.values())
     mean = statistics.fmean(counts) if counts else 0.0

@@ -202,7 +202,8 @@ async def test_freeing_up_routes_the_queues_of_every_line(tapi: TimeApi) -> None
     y = await create(tapi, 2, line="dispatch2")
     assert await live(tapi, y["id"]) == []  # xiaowang is full: it waits in dispatch2's queue
     # reassigning x frees xiaowang: dispatch2's queue is routed too
-    r = await tapi.post(f"/api/tickets/{x['id']}/reassign", {"engineer": "xiaoli", "reason": "换人"})
+    # (xiaoli is off shift: the dispatcher forces it)
+    r = await tapi.post(f"/api/tickets/{x['id']}/reassign", {"engineer": "xiaoli", "reason": "换人", "force": True})
     assert r.status_code == 200, r.text
     assert await live(tapi, y["id"]) == ["xiaowang"]
     assert (await wang.post(f"/api/tickets/{y['id']}/claim")).status_code == 200

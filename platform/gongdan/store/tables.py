@@ -171,6 +171,9 @@ class GdEngineer(Table, tablename="gd_engineer"):
     # the on/off state the shift schedule last applied (None: never); a manual on/off-shift
     # holds until the schedule's next boundary
     shift_state = Boolean(null=True, default=None)
+    # where and when a location update last routed the queues (throttles those re-routes)
+    reroute_location = JSON(null=True, default=None)
+    reroute_at = Timestamptz(null=True, default=None)
 
 
 class GdOffer(Table, tablename="gd_offer"):

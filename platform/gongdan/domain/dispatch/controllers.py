@@ -39,6 +39,7 @@ class ReassignIn(msgspec.Struct, kw_only=True):
     engineer: str
     reason: str
     channel: str = "app"
+    force: bool = False  # hand it to an engineer who is off shift
 
 
 class TransferIn(msgspec.Struct, kw_only=True):
@@ -48,6 +49,7 @@ class TransferIn(msgspec.Struct, kw_only=True):
     reason: str
     engineer: str | None = None
     channel: str = "app"
+    force: bool = False  # the named engineer may be off shift
 
 
 _EMPTY_CLAIM = ClaimIn()
@@ -101,7 +103,7 @@ class DispatchController(Controller):
         """Give the ticket to another engineer, with a reason."""
         db, settings = _ctx(request)
         return await services.reassign(db, settings, ticket_id, data.engineer, data.reason, request.user,
-                                       data.channel)
+                                       data.channel, force=data.force)
 
     @post("/tickets/{ticket_id:int}/transfer", guards=[allowed("tickets.dispatch")], status_code=200)
     async def transfer(self, request: Request[Any, Any, Any], ticket_id: FromPath[int],
@@ -109,7 +111,7 @@ class DispatchController(Controller):
         """Hand the ticket to another team, with a reason."""
         db, settings = _ctx(request)
         return await services.transfer(db, settings, ticket_id, data.team, data.reason, request.user,
-                                       data.channel, data.engineer)
+                                       data.channel, data.engineer, force=data.force)
 
     @get("/tickets/{ticket_id:int}/dispatch", guards=[allowed("dispatch.read")])
     async def explain(self, request: Request[Any, Any, Any], ticket_id: FromPath[int],

@@ -833,12 +833,27 @@ async def dispatch_tick(db: Database, settings: Settings, now: dt.datetime) -> N
 # --- manual moves ---------------------------------------------------------------------------
 
 
-async def _engineer(key: str, field: str) -> dict[str, Any]:
+async def _engineer(key: str, field: str, force: bool = False) -> dict[str, Any]:
+    """The engineer a dispatcher hands a ticket to: 422 when there is no such engineer, 409
+    when they are inactive, flagged by org sync as having left, or off shift (off shift
+    only without `force`: a dispatcher may knowingly give a ticket to someone off shift)."""
     rows = await GdEngineer.select().where(GdEngineer.key == key)
-    if not rows or not rows[0]["active"]:
-        raise invalid(f"工程师 {key} 不存在或已停用", f"engineer {key} does not exist or is inactive",
+    if not rows:
+        raise invalid(f"工程师 {key} 不存在", f"engineer {key} does not exist",
                       [FieldError(key=field, message_zh="工程师不存在", message_en="no such engineer")])
-    return dict(rows[0])
+    row = dict(rows[0])
+    if not row["active"]:
+        raise conflict(f"工程师 {key} 已停用，不能接单", f"engineer {key} is inactive and cannot take tickets",
+                       {"engineer": key, "why": "inactive"})
+    if row.get("org_status"):
+        raise conflict(f"工程师 {key} 已离职（组织架构同步），不能接单",
+                       f"engineer {key} has left (org sync) and cannot take tickets",
+                       {"engineer": key, "why": "left", "org_status": row["org_status"]})
+    if not row["on_shift"] and not force:
+        raise conflict(f"工程师 {key} 不在班；确需转派请加 \"force\": true",
+                       f"engineer {key} is off shift; send \"force\": true to hand it over anyway",
+                       {"engineer": key, "why": "off_shift"})
+    return row
 
 
 async def _team_of(key: str | None) -> str | None:
@@ -856,15 +871,16 @@ def _need_reason(reason: str) -> str:
 
 
 async def reassign(db: Database, settings: Settings, ticket_id: int, engineer: str, reason: str,
-                   user: CurrentUser, channel: str = "app", *, transfer_to: str | None = None
-                   ) -> dict[str, Any]:
+                   user: CurrentUser, channel: str = "app", *, transfer_to: str | None = None,
+                   force: bool = False) -> dict[str, Any]:
     """Give the ticket to `engineer` (a dispatcher's decision, not held to max_load), with a
-    reason, on the record; the engineer it leaves frees up, so the queues are routed."""
+    reason, on the record; the engineer it leaves frees up, so the queues are routed. An
+    inactive engineer, one who has left, or (without `force`) one off shift is refused (409)."""
     _channel(channel)
     reason = _need_reason(reason)
     async with db.transaction():
         row = await _lock(ticket_id)
-        target = await _engineer(engineer, "engineer")
+        target = await _engineer(engineer, "engineer", force)
         if transfer_to is not None and target["team"] != transfer_to:
             raise invalid(f"{engineer} 不在班组 {transfer_to}", f"{engineer} is not in team {transfer_to}",
                           [FieldError(key="engineer", message_zh="不在该班组", message_en="not in that team")])
@@ -884,7 +900,8 @@ async def reassign(db: Database, settings: Settings, ticket_id: int, engineer: s
         kind = "transferred" if transfer_to is not None else "reassigned"
         rec.event(kind, channel, {"assignee": old, "team": old_team},
                   {"assignee": engineer, "team": target["team"]},
-                  {"reason": reason, "cross_team": old_team != target["team"]})
+                  {"reason": reason, "cross_team": old_team != target["team"],
+                   **({"forced_off_shift": True} if not target["on_shift"] else {})})
         await rec.save()
         if old:
             await drain(user.name, {old})
@@ -892,10 +909,13 @@ async def reassign(db: Database, settings: Settings, ticket_id: int, engineer: s
 
 
 async def transfer(db: Database, settings: Settings, ticket_id: int, team: str, reason: str,
-                   user: CurrentUser, channel: str = "app", engineer: str | None = None) -> dict[str, Any]:
-    """Hand the ticket to another team: to one of its engineers, or routed among the team."""
+                   user: CurrentUser, channel: str = "app", engineer: str | None = None,
+                   force: bool = False) -> dict[str, Any]:
+    """Hand the ticket to another team: to one of its engineers (checked as `reassign`
+    does), or routed among the team (its rules pick only who can take it)."""
     if engineer:
-        return await reassign(db, settings, ticket_id, engineer, reason, user, channel, transfer_to=team)
+        return await reassign(db, settings, ticket_id, engineer, reason, user, channel, transfer_to=team,
+                              force=force)
     _channel(channel)
     reason = _need_reason(reason)
     async with db.transaction():

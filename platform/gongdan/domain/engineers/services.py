@@ -27,7 +27,7 @@ SHIFT_EDITORS = ("admin", "dispatcher", "supervisor")
 MANAGERS = ("admin", "dispatcher", "supervisor")
 EDITABLE = ("name", "skills", "certifications", "team", "supervisor", "region", "location",
             "shifts", "max_load", "phone", "active", "on_shift")
-_JSON = ("skills", "certifications", "location", "shifts", "recent")
+_JSON = ("skills", "certifications", "location", "shifts", "recent", "reroute_location")
 _SHIFT = re.compile(r"^([01]\d|2[0-4]):[0-5]\d$")
 _KEY = re.compile(r"^[A-Za-z0-9_.\-\u4e00-\u9fff]{1,100}$")
 
@@ -433,9 +433,40 @@ async def update_engineer(db: Database, settings: Settings, key: str, body: dict
     return engineer_out(await get_row(key), settings)
 
 
+def _distance_km(a: Any, b: Any) -> float | None:
+    from gongdan_rules.runtime import distance_km
+
+    return distance_km(a, b)
+
+
+def reroute_due(row: dict[str, Any], loc: dict[str, float], now: dt.datetime, settings: Settings) -> bool:
+    """Whether a location update should route the waiting queues again: the engineer can be
+    routed to, and moved more than GONGDAN_LOCATION_REROUTE_KM since the last such re-route,
+    or that re-route is older than GONGDAN_LOCATION_REROUTE_MINUTES (or there was none)."""
+    if not routable(row):
+        return False
+    last_at, last_loc = row.get("reroute_at"), row.get("reroute_location")
+    if last_at is None or last_loc is None:
+        return True
+    if isinstance(last_at, str):
+        last_at = dt.datetime.fromisoformat(last_at)
+    if last_at.tzinfo is None:
+        last_at = last_at.replace(tzinfo=dt.UTC)
+    if now - last_at >= dt.timedelta(minutes=settings.location_reroute_minutes):
+        return True
+    moved = _distance_km(last_loc, loc)
+    return moved is None or moved > settings.location_reroute_km
+
+
 async def set_location(db: Database, settings: Settings, key: str, location: Any, user: CurrentUser
                        ) -> dict[str, Any]:
-    """The engineer's current position (from the app or a check-in)."""
+    """The engineer's current position (from the app or a check-in). While tickets wait in a
+    queue, an update that moved the engineer far enough (or comes long enough after the last
+    re-route, see `reroute_due`) routes the queues again for this engineer; `rerouted` in the
+    answer says whether it did (and `offered`, how many waiting tickets got offers)."""
+    from gongdan.domain.dispatch import services as dispatch
+    from gongdan.store.tables import GdDispatchQueue
+
     if user.role not in EDITORS and user.name != key:
         raise ApiError(403, "只能更新自己的位置", "you may only update your own location")
     loc = _location(location)
@@ -444,11 +475,17 @@ async def set_location(db: Database, settings: Settings, key: str, location: Any
                       [_err("location", "位置无效", "invalid location")])
     now = now_utc()
     async with db.transaction():
-        await get_row(key)
-        await GdEngineer.update({GdEngineer.location: loc, GdEngineer.location_at: now,
-                                 GdEngineer.updated_at: now}).where(GdEngineer.key == key)
+        row = await get_row(key)
+        values: dict[Any, Any] = {GdEngineer.location: loc, GdEngineer.location_at: now,
+                                  GdEngineer.updated_at: now}
+        due = reroute_due(row, loc, now, settings) and await GdDispatchQueue.exists()
+        if due:
+            values[GdEngineer.reroute_location] = loc
+            values[GdEngineer.reroute_at] = now
+        await GdEngineer.update(values).where(GdEngineer.key == key)
         await touch([key])
-    return engineer_out(await get_row(key), settings)
+    offered = await dispatch.drain_all_queues(db, settings, user.name, [key]) if due else 0
+    return {**engineer_out(await get_row(key), settings), "rerouted": due, "offered": offered}
 
 
 async def set_shift(db: Database, settings: Settings, key: str, on: bool, user: CurrentUser

@@ -13,10 +13,9 @@ from litestar.testing import AsyncTestClient
 
 from gongdan.app import create_app
 from gongdan.domain.tickets.services import clear_caches
-from gongdan.domain.users.services import create_token, ensure_user
 from gongdan.settings import Settings
 from gongdan.store.engine import Database
-from tests.platform.conftest import Api, db_url
+from tests.platform.conftest import Api, db_url, prepare_database
 
 __all__ = ["db_url"]
 
@@ -66,11 +65,7 @@ async def papi(db_url: str) -> AsyncIterator[AppApi]:
     """The app on a fresh database, background loops off (tests run the outbox worker)."""
     _forget_compiled_rules()
     settings = Settings(database_url=db_url, token_cache_seconds=0, background=False)
-    db = Database(settings)
-    await db.open(migrate=True, pool=False)
-    await ensure_user("admin", "admin")
-    token = await create_token("admin")
-    await db.close()
+    token = await prepare_database(settings)
     app = create_app(settings)
     async with AsyncTestClient(app=app) as client:
         api = AppApi(client, token)

@@ -94,17 +94,25 @@ class Api:
         return Api(self.client, r.json()["token"])
 
 
+async def prepare_database(settings: Settings) -> str:
+    """Migrate the database of `settings` and make the admin and its token, before the app
+    starts and without a pool (the app's lifespan, and so its PostgreSQL pool, runs in the
+    test client's own event loop). Returns the admin's token."""
+    db = Database(settings)
+    await db.open(migrate=True, pool=False)
+    await ensure_user("admin", "admin")
+    token = await create_token("admin")
+    await db.close()
+    return token
+
+
 @pytest.fixture
 async def api(db_url: str) -> AsyncIterator[Api]:
     """The app on a fresh database (lifespan run, migrations applied) and an admin client."""
     settings = Settings(database_url=db_url, token_cache_seconds=0)
     # The admin and its token are made before the app starts, without a pool: the app's
     # lifespan (and so its PostgreSQL pool) runs in the test client's own event loop.
-    db = Database(settings)
-    await db.open(migrate=True, pool=False)
-    await ensure_user("admin", "admin")
-    token = await create_token("admin")
-    await db.close()
+    token = await prepare_database(settings)
     async with AsyncTestClient(app=create_app(settings)) as client:
         yield Api(client, token)
 

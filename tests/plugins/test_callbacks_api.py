@@ -17,10 +17,8 @@ from litestar.testing import AsyncTestClient
 from gongdan import plugins
 from gongdan.app import create_app
 from gongdan.demo import REPAIR_FIELDS, demo_ticket
-from gongdan.domain.users.services import create_token, ensure_user
 from gongdan.settings import Settings
-from gongdan.store.engine import Database
-from tests.platform.conftest import Api, db_url
+from tests.platform.conftest import Api, db_url, prepare_database
 from tests.plugins.test_callbacks_crypt import (
     AES_KEY,
     DD_AES,
@@ -55,11 +53,7 @@ async def capi(db_url: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Ap
     monkeypatch.setenv("GONGDAN_LOAD_PLUGINS", "wecom,dingtalk")
     plugins.set_plugin_manager(None)
     settings = Settings(database_url=db_url, token_cache_seconds=0, background=False)
-    db = Database(settings)
-    await db.open(migrate=True, pool=False)
-    await ensure_user("admin", "admin")
-    token = await create_token("admin")
-    await db.close()
+    token = await prepare_database(settings)
     try:
         async with AsyncTestClient(app=create_app(settings)) as client:
             api = Api(client, token)

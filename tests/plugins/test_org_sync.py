@@ -22,10 +22,8 @@ from gongdan.app import create_app
 from gongdan.cli import main
 from gongdan.demo import REPAIR_FIELDS, REPAIR_STATES, demo_ticket
 from gongdan.domain.engineers.services import routing_engineers, routing_index
-from gongdan.domain.users.services import create_token, ensure_user
 from gongdan.settings import Settings
-from gongdan.store.engine import Database
-from tests.platform.conftest import Api, db_url
+from tests.platform.conftest import Api, db_url, prepare_database
 from tests.plugins import test_dingtalk, test_wecom
 
 __all__ = ["db_url"]
@@ -102,11 +100,7 @@ async def oapi(db_url: str, local_server: Any, monkeypatch: pytest.MonkeyPatch
         monkeypatch.setenv(key, value)
     plugins.set_plugin_manager(None)
     settings = Settings(database_url=db_url, token_cache_seconds=0, background=False)
-    db = Database(settings)
-    await db.open(migrate=True, pool=False)
-    await ensure_user("admin", "admin")
-    token = await create_token("admin")
-    await db.close()
+    token = await prepare_database(settings)
     app = create_app(settings)
     try:
         async with AsyncTestClient(app=app) as client:

@@ -23,12 +23,10 @@ from litestar.testing import AsyncTestClient
 from gongdan import plugins
 from gongdan.app import create_app
 from gongdan.demo import REPAIR_FIELDS, demo_ticket
-from gongdan.domain.users.services import create_token, ensure_user
 from gongdan.hookspecs import APPROVAL_EVENT_TYPES, EventType
 from gongdan.plugins import hookimpl, make_plugin_manager
 from gongdan.settings import Settings
-from gongdan.store.engine import Database
-from tests.platform.conftest import Api, db_url, free_port
+from tests.platform.conftest import Api, db_url, free_port, prepare_database
 
 __all__ = ["db_url"]
 
@@ -109,11 +107,7 @@ def register_event_types() -> list[EventType]:
 
 async def start(db_url: str, pm: Any) -> tuple[Any, str]:
     settings = Settings(database_url=db_url, token_cache_seconds=0, background=False)
-    db = Database(settings)
-    await db.open(migrate=True, pool=False)
-    await ensure_user("admin", "admin")
-    token = await create_token("admin")
-    await db.close()
+    token = await prepare_database(settings)
     return create_app(settings, plugin_manager=pm), token
 
 

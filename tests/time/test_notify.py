@@ -20,7 +20,6 @@ from litestar.testing import AsyncTestClient
 from gongdan import rules_runtime
 from gongdan.app import create_app
 from gongdan.demo import demo_ticket
-from gongdan.domain.users.services import create_token, ensure_user
 from gongdan.outbox import service
 from gongdan.outbox.worker import OutboxWorker
 from gongdan.packs import load_pack
@@ -31,7 +30,7 @@ from gongdan.templating import TemplateProblem, builtin_templates
 from gongdan.timers import clock
 from gongdan.timers.scheduler import Scheduler
 from tests.dispatch.conftest import dispatch_line
-from tests.platform.conftest import Api
+from tests.platform.conftest import Api, prepare_database
 from tests.time.conftest import FakeSender, _forget_compiled_rules, repair_line_with_rules
 
 pytestmark = pytest.mark.skipif(not rules_runtime.available(), reason="needs gongdan_rules")
@@ -73,11 +72,7 @@ async def napi(db_url: str, tmp_path: Path) -> AsyncIterator[NotifyApi]:
     folder.mkdir()
     settings = Settings(database_url=db_url, token_cache_seconds=0, background=False,
                         templates_dir=str(folder), public_url=PUBLIC + "/", timer_channel="sms")
-    db = Database(settings)
-    await db.open(migrate=True, pool=False)
-    await ensure_user("admin", "admin")
-    token = await create_token("admin")
-    await db.close()
+    token = await prepare_database(settings)
     app = create_app(settings)
     async with AsyncTestClient(app=app) as client:
         api = NotifyApi(client, token)

@@ -157,7 +157,7 @@ def over_http(requests: int, concurrency: int) -> None:
     http = _http_module()
     print(f"\nb. create-and-route through HTTP (SQLite, 1 worker): {requests} creates, {concurrency} in flight")
     for label, extra in (("3 demo engineers", 0), ("1,000 engineers", 1000)):
-        with http._database("sqlite") as db_url, http._server(db_url, 1) as (url, token):
+        with http._database("sqlite") as db_url, http._server(db_url, 1) as (url, token, pid):
             if extra:
                 headers = {"Authorization": f"Bearer {token}"}
                 data = _csv(extra, random.Random(3))
@@ -168,7 +168,7 @@ def over_http(requests: int, concurrency: int) -> None:
                 with httpx.Client(base_url=url, headers=headers, timeout=60) as c:
                     for eid in ids[: extra // 2]:
                         c.post(f"/api/engineers/{eid}/on-shift")
-            result = asyncio.run(http._run(url, token, requests, concurrency))
+            result = asyncio.run(http._run(url, token, requests, concurrency, pid))
         print(http._line(label, result), flush=True)
 
 

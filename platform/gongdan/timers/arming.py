@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from gongdan.domain.tickets import deadlines
@@ -34,16 +35,26 @@ __all__ = ["KINDS", "RESPONSE_EVENTS", "SLA_KINDS", "STATE_KINDS", "Calendars", 
 
 
 async def rearm(ticket_id: int, *, rules: Any, closed: bool, now: dt.datetime,
-                warn_share: float = 0.8) -> dict[str, Any]:
+                warn_share: float = 0.8,
+                created: tuple[Mapping[str, Any], list[Mapping[str, Any]]] | None = None,
+                ) -> dict[str, Any]:
     """Cancel and re-arm the ticket's state-bound timers (call inside its transaction, after
     writing the ticket and its events). Returns the timers armed (`armed`) and the
-    calendar-aware deadlines written to the ticket (`respond_by`, `resolve_by`)."""
-    rows = await GdTicket.select().where(GdTicket.id == ticket_id).output(load_json=True)
-    row = rows[0]
-    events = await deadlines.record(ticket_id)
-    await GdTimer.update({GdTimer.state: "cancelled"}).where(
-        (GdTimer.ticket_id == ticket_id) & (GdTimer.state == "pending")
-        & GdTimer.kind.is_in(list(STATE_KINDS)))
+    calendar-aware deadlines written to the ticket (`respond_by`, `resolve_by`).
+
+    `created` is (the row, its record) of a ticket created in this very transaction: it
+    has no timers of these kinds yet and nothing fired, so arming it reads nothing back
+    (the create path's cost)."""
+    fresh = created is not None
+    if created is not None:
+        row, events = dict(created[0]), list(created[1])
+    else:
+        rows = await GdTicket.select().where(GdTicket.id == ticket_id).output(load_json=True)
+        row = rows[0]
+        events = await deadlines.record(ticket_id)
+        await GdTimer.update({GdTimer.state: "cancelled"}).where(
+            (GdTimer.ticket_id == ticket_id) & (GdTimer.state == "pending")
+            & GdTimer.kind.is_in(list(STATE_KINDS)))
     state = row["state"]
     current = tier_of(row.get("sla"))
     wanted: list[tuple[str, dt.datetime, dict[str, Any]]] = []
@@ -71,9 +82,12 @@ async def rearm(ticket_id: int, *, rules: Any, closed: bool, now: dt.datetime,
                                 "deadline": clock.resolve_by.isoformat()}))
             wanted.append(("resolve_breach", clock.resolve_by,
                            {**base, "clock": "resolve", "deadline": clock.resolve_by.isoformat()}))
-        # resolve_by is None while the ticket is paused: its resolve clock is stopped
-        ticket_update[GdTicket.respond_by] = clock.respond_by
-        ticket_update[GdTicket.resolve_by] = clock.resolve_by
+        # resolve_by is None while the ticket is paused: its resolve clock is stopped;
+        # only what differs from the stored row is written
+        if clock.respond_by != row.get("respond_by"):
+            ticket_update[GdTicket.respond_by] = clock.respond_by
+        if clock.resolve_by != row.get("resolve_by"):
+            ticket_update[GdTicket.resolve_by] = clock.resolve_by
         sla = {**row["sla"], "respond_by": clock.respond_by.isoformat(),
                "resolve_by": clock.resolve_by.isoformat() if clock.resolve_by else None}
         if sla != row["sla"]:
@@ -95,7 +109,7 @@ async def rearm(ticket_id: int, *, rules: Any, closed: bool, now: dt.datetime,
                     "rule_line": a.line}))
     armed: list[dict[str, Any]] = []
     if wanted:
-        fired = await GdTimer.select(GdTimer.kind, GdTimer.due_at).where(
+        fired = [] if fresh else await GdTimer.select(GdTimer.kind, GdTimer.due_at).where(
             (GdTimer.ticket_id == ticket_id) & (GdTimer.state == "fired"))
         done = {(f["kind"], f["due_at"].replace(microsecond=0)) for f in fired}
         new = [GdTimer(due_at=due, kind=kind, ticket_id=ticket_id, payload=payload,
@@ -107,8 +121,10 @@ async def rearm(ticket_id: int, *, rules: Any, closed: bool, now: dt.datetime,
             armed = [{"kind": t.kind, "due_at": t.due_at} for t in new]
     if ticket_update:
         await GdTicket.update(ticket_update).where(GdTicket.id == ticket_id)
-    return {"armed": armed, **{c._meta.name: v for c, v in ticket_update.items()
-                               if c._meta.name != "sla"}}
+    out: dict[str, Any] = {"armed": armed}
+    if current is not None and not closed:  # the ticket's deadlines, written or already right
+        out.update(respond_by=clock.respond_by, resolve_by=clock.resolve_by)
+    return out
 
 
 async def arm(kind: str, due_at: dt.datetime, *, ticket_id: int | None,

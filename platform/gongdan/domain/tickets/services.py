@@ -362,7 +362,8 @@ async def create_ticket(
                 from gongdan.domain.dispatch import services as dispatch
 
                 await dispatch.route_new_ticket(ctx, row, user.name)
-            row.update(await _rearm(settings, ctx, row["id"], state, now))
+            record = [{"type": "created", "at": now, "after": {"state": state, "sla": sla}}]
+            row.update(await _rearm(settings, ctx, row["id"], state, now, created=(row, record)))
             row["number"] = (number if db.is_sqlite
                              else await _assign_number(db, ctx, row["id"], day))
     except ApiError:
@@ -572,13 +573,15 @@ async def update_ticket(
 
 
 async def _rearm(settings: Settings, ctx: LineContext, ticket_id: int, state: str,
-                 now: dt.datetime) -> dict[str, Any]:
+                 now: dt.datetime, created: tuple[dict[str, Any], list[dict[str, Any]]] | None = None,
+                 ) -> dict[str, Any]:
     """Re-arm the ticket's timers after a change of state or tier (same transaction);
-    returns the calendar-aware deadlines it wrote (`respond_by`, `resolve_by`)."""
+    returns the calendar-aware deadlines it wrote (`respond_by`, `resolve_by`). A create
+    passes `created` (the row and its record), so nothing is read back."""
     machine = ctx.machine
     closed = machine is not None and machine.category(state) == "closed"
     out = await timers.rearm(ticket_id, rules=ctx.rules, closed=closed, now=now,
-                       warn_share=settings.sla_warn_share)
+                             warn_share=settings.sla_warn_share, created=created)
     return {k: v for k, v in out.items() if k in ("respond_by", "resolve_by")}
 
 

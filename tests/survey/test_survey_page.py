@@ -186,3 +186,26 @@ async def test_a_rule_sees_the_answer(tapi: TimeApi) -> None:
     assert answer["type"] == "survey_answered" and answer["data"]["unsolved"] is True
     assert moved["type"] == "state_changed" and moved["after"] == {"state": "维修中"}
     assert moved["data"]["trigger"] == "survey_answered"
+
+
+async def test_two_answers_at_once_record_one(tapi: TimeApi) -> None:
+    import asyncio
+
+    t, link = await archived_ticket(tapi)
+    path, token = _split(link)
+    answers = await asyncio.gather(*(
+        anon_post(tapi, path, {"token": token, "score": str(s), "solved": "yes"})
+        for s in (1, 2, 3, 4)))
+    assert sorted(r.status_code for r in answers) == [200, 409, 409, 409]
+    tl = (await tapi.get(f"/api/tickets/{t['id']}/timeline")).json()["events"]
+    assert len([e for e in tl if e["type"] == "survey_answered"]) == 1
+
+
+async def test_an_oversized_body_is_refused_and_records_nothing(tapi: TimeApi) -> None:
+    t, link = await archived_ticket(tapi)
+    path, token = _split(link)
+    r = await anon_post(tapi, path, {"token": token, "score": "5", "solved": "yes",
+                                     "comment": "x" * 20_000})
+    assert r.status_code == 413 and "内容过长" in r.text and "Too much text" in r.text
+    tl = (await tapi.get(f"/api/tickets/{t['id']}/timeline")).json()["events"]
+    assert not [e for e in tl if e["type"] == "survey_answered"]

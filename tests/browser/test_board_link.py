@@ -7,12 +7,19 @@ from typing import Any
 
 from gongdan.demo import demo_ticket
 from tests.browser.conftest import Server, Shots
+from tests.browser.test_admin_flows import ensure_designed_form
+
+
+def new_ticket(server: Server, i: int) -> dict:
+    ensure_designed_form(server)  # the session's form has a required 联系人
+    return server.post("/api/lines/repair/tickets", demo_ticket(i, customer_name="钱经理"),
+                       status=201)
 
 
 def test_a_message_link_opens_the_tickets_drawer(page: Any, server: Server,
                                                  shots: Shots) -> None:
-    mine = server.post("/api/lines/repair/tickets", demo_ticket(41), status=201)
-    other = server.post("/api/lines/repair/tickets", demo_ticket(42), status=201)
+    mine = new_ticket(server, 41)
+    other = new_ticket(server, 42)
     number = mine["number"]
     page.goto(f"/admin/board?q={number}&line=repair")
     drawer = page.locator("[data-test=ticket-drawer]")
@@ -26,7 +33,7 @@ def test_a_message_link_opens_the_tickets_drawer(page: Any, server: Server,
 
 
 def test_a_link_that_matches_no_single_number_opens_no_drawer(page: Any, server: Server) -> None:
-    a = server.post("/api/lines/repair/tickets", demo_ticket(43), status=201)
+    a = new_ticket(server, 43)
     prefix = a["number"].rsplit("-", 1)[0]  # the day's prefix: every ticket of the day
     page.goto(f"/admin/board?q={prefix}&state=新建")
     page.locator(f"[data-test=card-{a['number']}]").wait_for()

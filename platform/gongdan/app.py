@@ -26,6 +26,7 @@ from gongdan.domain.engineers.controllers import EngineersController
 from gongdan.domain.lines.controllers import LinesController, get_field_dictionary
 from gongdan.domain.org.controllers import OrgController
 from gongdan.domain.reports.controllers import ReportsController
+from gongdan.domain.survey.controllers import SurveyController
 from gongdan.domain.tickets.controllers import TicketsController
 from gongdan.domain.tickets.services import clear_caches
 from gongdan.domain.users.controllers import UsersController
@@ -117,12 +118,12 @@ def create_app(settings: Settings | None = None,
         route_handlers=[health, LinesController, TicketsController, UsersController,
                         EngineersController, DispatchController, OutboxController, TimersController,
                         CalendarsController, PacksController, CallbacksController,
-                        ApprovalsController, OrgController, ReportsController,
+                        ApprovalsController, OrgController, ReportsController, SurveyController,
                         get_field_dictionary, *admin_ui_handlers(settings)],
         lifespan=[lifespan],
         state=State({"db": db, "settings": settings}),
         middleware=[DefineMiddleware(Auth, exclude=["^/schema", "^/health$", "^/admin",
-                                                      "^/api/callbacks/"])],
+                                                      "^/api/callbacks/", "^/survey/"])],
         exception_handlers=exception_handlers(),
         openapi_config=OpenAPIConfig(title="gongdan (工单)", version=__version__,
                                      path="/schema"),

@@ -52,7 +52,14 @@ MESSAGE_TEMPLATES = {
     "派单通知": "【售后工单 {{ ticket.number }}】{{ ticket.product_line }}：{{ ticket.title }}\n"
                 "{{ ticket.service_type }}｜{{ ticket.visit_address or '' }}\n接单：{{ link }}",
     "超时升级": "【超时】售后工单 {{ ticket.number }} 派单后 2 小时仍未上门，请调度主管处理。",
-    "确认提醒": "您好，您的{{ ticket.product_line }}维修已完成，请确认服务结果：{{ link }}（回复 TD 退订）",
+    # goes to the customer (`notify customer`): no link, since `link` is the admin board;
+    # sent to staff instead (a rule that notifies someone else), it carries the ticket's link
+    "确认提醒": "{% set to = recipient.to if recipient is defined else 'customer' %}"
+                "{% set phone = customer.phone if customer is defined and customer else '' %}"
+                "{% if to == 'customer' or (phone and to == phone) %}"
+                "您好，您的{{ ticket.product_line }}维修已完成（工单 {{ ticket.number }}），请确认服务结果；"
+                "如仍有问题，请直接回复本短信或致电客服。（回复 TD 退订）"
+                "{% else %}工单 {{ ticket.number }} 等待客户确认服务结果：{{ link }}{% endif %}",
     "售后满意度": "感谢您选择我们的服务！工单 {{ ticket.number }} 已完成，邀请您评价本次服务：{{ link }}",
 }
 REPORT_PRESETS = [
@@ -129,7 +136,7 @@ def demo(seed: int = 0, size: str = "small") -> DemoData:
 
 
 PACK = TemplatePack(
-    name=NAME, version="0.1.0", title="家电售后 / Appliance after-sales", line_key="aftersales", prefix="SH",
+    name=NAME, version="0.1.1", title="家电售后 / Appliance after-sales", line_key="aftersales", prefix="SH",
     line_name="家电售后",
     description="家电品牌的报修、上门服务、电话指导与回访 / appliance repair, visits, hotline and surveys",
     fields=FIELDS, states=STATES, rules_source=rules_source(), field_dictionary=FIELD_DICTIONARY,

@@ -310,7 +310,7 @@ def test_cli_install_is_idempotent_and_prints_progress(db_url: str, monkeypatch:
     runner = CliRunner()
     first = runner.invoke(main, ["packs", "install", "aftersales", "--demo"])
     assert first.exit_code == 0, first.output
-    assert "安装 installing aftersales 0.1.0" in first.output and "40/40 tickets" in first.output
+    assert "安装 installing aftersales 0.1.1" in first.output and "40/40 tickets" in first.output
     second = runner.invoke(main, ["packs", "install", "aftersales", "--demo", "--json"])
     assert second.exit_code == 0, second.output
     report = json.loads(second.output)

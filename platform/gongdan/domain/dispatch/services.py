@@ -612,10 +612,13 @@ async def release(db: Database, settings: Settings, ticket_id: int, user: Curren
 # --- reoffer and escalation ----------------------------------------------------------------
 
 
-async def _reoffer(ctx: tickets.LineContext, rec: Record, channel: str) -> dict[str, Any]:
+async def _reoffer(ctx: tickets.LineContext, rec: Record, channel: str,
+                   settings: Settings | None = None) -> dict[str, Any]:
     """The one code path of a claim time-out, from the timer or a dispatcher: expire the
     live offers, offer the next candidates not yet offered, or, after the pool's
-    `after N reoffers`, escalate (the caller holds the ticket's lock and saves `rec`)."""
+    `after N reoffers`, escalate (the caller holds the ticket's lock and saves `rec`).
+    `settings`: the caller's (the app's, for the HTTP reoffer); None inside a timer's
+    firing, where the outbox uses the scheduler's (`outbox.current_settings()`)."""
     ticket_id = rec.row["id"]
     expired = await GdOffer.update({GdOffer.state: "expired", GdOffer.closed_at: rec.now}).where(
         (GdOffer.ticket_id == ticket_id) & (GdOffer.state == "live")).returning(GdOffer.engineer)
@@ -631,7 +634,7 @@ async def _reoffer(ctx: tickets.LineContext, rec: Record, channel: str) -> dict[
         last = json.loads(last)
     limit = last.get("escalate_after")
     if limit is not None and done >= int(limit):
-        return await _escalate(ctx, rec, last, channel, done)
+        return await _escalate(ctx, rec, last, channel, done, settings)
     prior = await _offers(ticket_id)
     result = await route(ctx, rec, reason="reoffer", channel=channel,
                          exclude={o["engineer"] for o in prior})
@@ -651,7 +654,7 @@ async def reoffer(db: Database, settings: Settings, ticket_id: int, actor: str,
         if _closed(ctx, row["state"]):
             raise conflict("工单已结案", "the ticket is closed")
         rec = Record(row, actor, now_utc())
-        result = await _reoffer(ctx, rec, channel)
+        result = await _reoffer(ctx, rec, channel, settings)
         await rec.save()
     return {"ticket": ticket_id, **result}
 
@@ -679,7 +682,7 @@ async def reoffer_on_timeout(*, ticket_id: int, offer: dict[str, Any], now: dt.d
 
 
 async def _escalate(ctx: tickets.LineContext, rec: Record, last: dict[str, Any], channel: str,
-                    done: int) -> dict[str, Any]:
+                    done: int, settings: Settings | None = None) -> dict[str, Any]:
     target = last.get("escalate_to") or {"kind": "supervisor", "name": None}
     person: str | None = None
     if target.get("kind") == "supervisor":
@@ -694,7 +697,7 @@ async def _escalate(ctx: tickets.LineContext, rec: Record, last: dict[str, Any],
     to = _escalation_address(target, person)
     seq = rec.event("escalated", channel, None, {"to": target, "person": person},
                     {"after_reoffers": done, "pool": last.get("pool"), "notified": to})
-    await _escalation_notice(rec, seq, to, done, last.get("pool"))
+    await _escalation_notice(rec, seq, to, done, last.get("pool"), settings)
     return {"escalated": True, "to": target, "person": person, "reoffers": done}
 
 
@@ -712,11 +715,14 @@ def _escalation_address(target: dict[str, Any], person: str | None) -> str:
     return "supervisor"
 
 
-async def _escalation_notice(rec: Record, seq: int, to: str, done: int, pool: Any) -> None:
-    """The `超时升级` notice of a dispatch escalation, in the escalation's transaction."""
+async def _escalation_notice(rec: Record, seq: int, to: str, done: int, pool: Any,
+                             settings: Settings | None = None) -> None:
+    """The `超时升级` notice of a dispatch escalation, in the escalation's transaction: the
+    channel (`GONGDAN_TIMER_CHANNEL`), the override folder and the public URL come from
+    `settings` (the app's), else from the firing timer's (`outbox.current_settings()`)."""
     from gongdan.outbox import service as outbox
 
-    settings = outbox.current_settings()
+    settings = settings or outbox.current_settings()
     await outbox.enqueue(
         key=f"ticket:{rec.row['id']}:event:{seq}:escalated", channel=settings.timer_channel,
         template="超时升级", to=to, kind="escalation", ticket_id=int(rec.row["id"]),

@@ -1,0 +1,1 @@
+"""The customer's satisfaction survey page (`/survey/{number}?token=`), no login."""

@@ -161,3 +161,39 @@ def test_cli_passwd_and_demo_password(db_url: str) -> None:
     assert r.returncode != 0 and "密码长度" in r.stderr
     r = gongdan("user", "passwd", "nobody", "--password-stdin", stdin="long-enough-1\n")
     assert r.returncode != 0 and "user not found" in r.stderr
+
+
+async def test_guesses_sent_at_once_cannot_pass_the_limit_together(api: Api) -> None:
+    """Every attempt is counted before the password is checked: 30 wrong guesses sent at
+    once against a limit of 5 give at most 5 checked answers (401), the rest 429; the
+    right password afterwards is still refused until the window ends."""
+    import asyncio
+
+    services.LOGIN_LIMITER._failures.clear()
+    r = await api.post("/api/users", {"name": "ann", "role": "viewer", "password": "right-password"})
+    assert r.status_code == 201, r.text
+    answers = await asyncio.gather(*(
+        api.client.post("/api/login", json={"name": "ann", "password": f"guess-{i}"})
+        for i in range(30)))
+    codes = sorted(a.status_code for a in answers)
+    assert codes.count(401) <= 5 and codes.count(429) >= 25, codes
+    r = await api.client.post("/api/login", json={"name": "ann", "password": "right-password"})
+    assert r.status_code == 429, r.text
+    services.LOGIN_LIMITER._failures.clear()
+
+
+def test_a_full_limiter_forgets_the_oldest_keys_not_every_lock_out() -> None:
+    limiter = services.LoginLimiter()
+    limiter.MAX_KEYS = 10
+    target = ("user", "victim")
+    for _ in range(5):
+        limiter.attempt([(target, 5)], [target], 300)
+    for i in range(50):  # an attacker fills the table with fresh addresses
+        key = ("ip", f"10.0.0.{i}")
+        limiter.attempt([(key, 20)], [key], 300)
+    assert len(limiter._failures) <= 11  # the table stays bounded
+    import pytest
+
+    from gongdan.errors import ApiError
+    with pytest.raises(ApiError):  # the victim is still locked out
+        limiter.attempt([(target, 5)], [target], 300)

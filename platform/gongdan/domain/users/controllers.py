@@ -77,7 +77,10 @@ class UsersController(Controller):
                               [FieldError(key="old_password", message_zh="必填",
                                           message_en="required")])
             services.check_password_policy(data.password)
-            await services.change_own_password(user, data.old_password, data.password)
+            settings = request.app.state.settings
+            await services.change_own_password(
+                user, data.old_password, data.password, max_failures=settings.login_max_failures,
+                window=settings.login_lock_seconds)
         else:
             raise services.forbidden(user.role, PERMISSIONS["users.manage"])
         return {"user": name, "password_set": True}

@@ -3,6 +3,7 @@ A password is stored as a salted scrypt hash (`scrypt$N$r$p$salt$hash`)."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime as dt
 import hashlib
@@ -193,7 +194,7 @@ async def set_password(user_name: str, password: str) -> None:
     """Set (or replace) a user's password, in one transaction with signing out the user's
     password sessions (tokens from POST /api/login; other tokens stay)."""
     check_password_policy(password)
-    hashed = hash_password(password)
+    hashed = await asyncio.to_thread(hash_password, password)  # scrypt: off the event loop
     async with _write_transaction():
         rows = await GdUser.update({GdUser.password_hash: hashed}).where(
             GdUser.name == user_name).returning(GdUser.id)
@@ -217,23 +218,34 @@ async def ensure_password(user_name: str) -> str | None:
     return password
 
 
-async def change_own_password(user: CurrentUser, old_password: str, password: str) -> None:
-    """A user replaces their own password; the old one must match (403 otherwise)."""
+async def change_own_password(user: CurrentUser, old_password: str, password: str, *,
+                              max_failures: int = 5, window: float = 300.0) -> None:
+    """A user replaces their own password; the old one must match (403 otherwise). Wrong
+    old passwords count against the user name like failed sign-ins (429 past the limit),
+    so a stolen session cannot guess the password without end."""
+    key = ("user", user.name.strip().lower())
+    stamp = LOGIN_LIMITER.attempt([(key, max_failures)], [key], window)
     rows = await GdUser.select(GdUser.password_hash).where(GdUser.id == user.id)
     stored = rows[0]["password_hash"] if rows else ""
-    if not verify_password(old_password, stored or _DUMMY_HASH) or not stored:
+    if not await asyncio.to_thread(verify_password, old_password, stored or _DUMMY_HASH) or not stored:
         raise ApiError(
             403, "原密码不正确", "the old password is wrong",
             [FieldError(key="old_password", message_zh="原密码不正确",
                         message_en="wrong password")],
         )
+    LOGIN_LIMITER.succeeded(key, [key], stamp)
     await set_password(user.name, password)
 
 
 class LoginLimiter:
     """Failed sign-ins counted per user name and per client address, in this process:
     past its limit within `window` seconds, that name or address gets 429 until the oldest
-    counted failure leaves the window. A success clears the user name's count."""
+    counted failure leaves the window. A success clears the user name's count.
+
+    An attempt is counted *before* the password is checked (`attempt`) and taken back on
+    success (`succeeded`), so guesses sent all at once cannot pass the check together."""
+
+    MAX_KEYS = 100_000
 
     def __init__(self) -> None:
         self._failures: dict[tuple[str, str], deque[float]] = {}
@@ -245,29 +257,58 @@ class LoginLimiter:
             times.popleft()
         return times
 
-    def wait_seconds(self, limits: list[tuple[tuple[str, str], int]], window: float) -> float:
-        """0 when allowed; otherwise the seconds until the next attempt is. `limits`:
-        (key, failures allowed) pairs."""
+    def _evict(self, now: float, window: float) -> None:
+        """Past MAX_KEYS: forget keys with nothing left in the window, then those with the
+        fewest recent failures, down to 90% of MAX_KEYS (so this runs seldom). A locked-out
+        name keeps its count: wiping the table, or dropping the oldest keys, would let an
+        attacker lift a lock-out by filling it with fresh addresses."""
+        if len(self._failures) <= self.MAX_KEYS:
+            return
+        for key in [k for k, v in self._failures.items() if not v or v[-1] <= now - window]:
+            del self._failures[key]
+        keep = int(self.MAX_KEYS * 0.9)
+        if len(self._failures) > keep:
+            ranked = sorted(self._failures, key=lambda k: (len(self._failures[k]),
+                                                           self._failures[k][-1]))
+            for key in ranked[:len(self._failures) - keep]:
+                del self._failures[key]
+
+    def attempt(self, limits: list[tuple[tuple[str, str], int]], keys: list[tuple[str, str]],
+                window: float) -> float:
+        """Check `limits` and count an attempt against `keys` in one step (429 when over
+        the limit); returns the attempt's stamp for `succeeded`."""
         now = time.monotonic()
-        wait = 0.0
         with self._lock:
+            wait = 0.0
             for key, allowed in limits:
                 times = self._recent(key, now, window)
                 if allowed > 0 and len(times) >= allowed:
                     wait = max(wait, times[-allowed] + window - now)
-        return wait
-
-    def failed(self, keys: list[tuple[str, str]]) -> None:
-        now = time.monotonic()
-        with self._lock:
-            if len(self._failures) > 100_000:
-                self._failures.clear()
+            if wait > 0:
+                seconds = int(wait) + 1
+                raise ApiError(
+                    429,
+                    f"登录失败次数过多，请 {seconds} 秒后再试",
+                    f"too many failed sign-ins; try again in {seconds} s",
+                    data={"retry_after": seconds},
+                )
+            self._evict(now, window)
             for key in keys:
                 self._failures.setdefault(key, deque()).append(now)
+        return now
 
-    def succeeded(self, key: tuple[str, str]) -> None:
+    def succeeded(self, key: tuple[str, str], counted: list[tuple[str, str]] | None = None,
+                  stamp: float | None = None) -> None:
+        """Clear `key` (the user name); take back the attempt `stamp` counted on the
+        other `counted` keys (the address)."""
         with self._lock:
             self._failures.pop(key, None)
+            if stamp is None:
+                return
+            for other in counted or []:
+                times = self._failures.get(other)
+                if times is not None and stamp in times:
+                    times.remove(stamp)
 
 
 LOGIN_LIMITER = LoginLimiter()
@@ -286,24 +327,16 @@ async def login(name: str, password: str, client: str, *, token_hours: float,
     keys = [("user", name.strip().lower()), ("ip", client)]
     # an address may fail more often than one name: people behind one proxy share it
     limits = [(keys[0], max_failures), (keys[1], max_failures * IP_FACTOR)]
-    wait = LOGIN_LIMITER.wait_seconds(limits, window)
-    if wait > 0:
-        seconds = int(wait) + 1
-        raise ApiError(
-            429,
-            f"登录失败次数过多，请 {seconds} 秒后再试",
-            f"too many failed sign-ins; try again in {seconds} s",
-            data={"retry_after": seconds},
-        )
+    # counted as failed before anything is awaited, taken back on success
+    stamp = LOGIN_LIMITER.attempt(limits, keys, window)
     rows = await GdUser.select(GdUser.id, GdUser.name, GdUser.role, GdUser.password_hash,
                                GdUser.active).where(GdUser.name == name.strip())
     user = rows[0] if rows else None
     stored = user["password_hash"] if user and user["active"] else ""
-    ok = verify_password(password, stored or _DUMMY_HASH) and bool(stored)
+    ok = await asyncio.to_thread(verify_password, password, stored or _DUMMY_HASH) and bool(stored)
     if not ok or user is None:
-        LOGIN_LIMITER.failed(keys)
         raise bad_login()
-    LOGIN_LIMITER.succeeded(keys[0])
+    LOGIN_LIMITER.succeeded(keys[0], keys[1:], stamp)
     expires = _now() + dt.timedelta(hours=token_hours)
     token = await create_token(user["name"], LOGIN_LABEL, expires_at=expires)
     return {"token": token, "user": user["name"], "role": user["role"],

@@ -31,7 +31,7 @@ from tests.platform.conftest import Api, db_url, free_port, prepare_database
 __all__ = ["db_url"]
 
 RULES = """ruleset "审批" for line appr
-on approval_passed: 待审批 -> 执行中
+on started: 待审批 -> 执行中
 on done: 执行中 -> 已完成
 """
 STATES = {"initial": "待审批", "states": [
@@ -152,7 +152,7 @@ async def test_event_hooks_fire_after_commit_through_the_api(
     assert any("plugin broken failed in ticket_created" in rec.getMessage()
                and rec.levelno == logging.ERROR for rec in caplog.records)
 
-    r = await api.post(f"/api/tickets/{ticket['id']}/events", {"type": "approval_passed"})
+    r = await api.post(f"/api/tickets/{ticket['id']}/events", {"type": "started"})
     assert r.status_code == 200 and r.json()["transition"], r.text
     assert recorder.calls[-1] == ("transitioned", "待审批", "执行中", "rule", "执行中")
 
@@ -160,7 +160,7 @@ async def test_event_hooks_fire_after_commit_through_the_api(
                        {"to": "待审批", "version": r.json()["ticket"]["version"]})
     assert r.status_code == 200, r.text
     assert recorder.calls[-1] == ("transitioned", "执行中", "待审批", "app", "待审批")
-    r = await api.post(f"/api/tickets/{ticket['id']}/events", {"type": "approval_passed"})
+    r = await api.post(f"/api/tickets/{ticket['id']}/events", {"type": "started"})
     r = await api.post(f"/api/tickets/{ticket['id']}/events", {"type": "done", "hours": 1.5})
     assert r.status_code == 200, r.text
     assert recorder.calls[-2:] == [("transitioned", "执行中", "已完成", "rule", "已完成"),
@@ -188,6 +188,12 @@ async def test_plugin_event_types_are_validated_against_their_schema(
     r = await api.post(f"/api/tickets/{ticket['id']}/events",
                        {"type": "approval_passed", "approval_id": 42})
     assert r.status_code == 422 and r.json()["extra"][0]["key"] == "approval_id"
+    # an approval result comes only through its signed callback, never as a posted event
+    r = await api.post(f"/api/tickets/{ticket['id']}/events", {"type": "approval_passed"})
+    assert r.status_code == 422 and r.json()["extra"][0]["key"] == "type", r.text
+    r = await api.post(f"/api/tickets/{ticket['id']}/events", {"type": "survey_answered",
+                                                               "score": 5})
+    assert r.status_code == 422 and r.json()["extra"][0]["key"] == "type", r.text
     timeline = (await api.get(f"/api/tickets/{ticket['id']}/timeline")).json()["events"]
     assert [e["type"] for e in timeline] == ["created"]  # nothing half-written
 

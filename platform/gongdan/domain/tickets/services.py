@@ -40,6 +40,11 @@ SIGNATURE_EVENTS = {"customer_signature", "signature", "customer_signed"}
 ROOT_CAUSE_EVENTS = {"root_cause", "root_cause_recorded"}
 # Written by the platform itself; a client may not post these as events.
 PLATFORM_EVENTS = {"created", "fields_changed", "sla_changed", "assigned", "state_changed"}
+# Events only their own verified path may record: the customer's survey page, and a
+# provider's signed approval callback (so neither an answer nor an approval can be forged
+# through POST /api/tickets/{id}/events).
+RESERVED_EVENTS = {"survey_answered": "survey", "approval_passed": "callback",
+                   "approval_rejected": "callback"}
 _JSON_COLUMNS = ("fields", "facts", "sla", "before", "after", "data")
 
 
@@ -689,6 +694,11 @@ async def post_event(
     if errors := plugins.event_field_errors(etype, data):
         raise invalid(f"事件 {etype} 有 {len(errors)} 个字段不正确",
                       f"{len(errors)} field(s) of the {etype} event are invalid", errors)
+    if (only := RESERVED_EVENTS.get(etype)) is not None and channel != only:
+        raise invalid(f"事件 {etype} 只能经 {only} 渠道（经过验证的来源）记录",
+                      f"event type {etype} is recorded only through the verified {only} channel",
+                      [FieldError(key="type", message_zh="保留给经过验证的来源",
+                                  message_en="reserved for its verified source")])
     async with db.transaction():
         row = await _lock(ticket_id, user)
         if within is not None:

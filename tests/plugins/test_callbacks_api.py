@@ -133,6 +133,27 @@ async def test_wecom_approval_moves_the_ticket_by_the_number_in_its_form(
     assert sum("replay" in rec.getMessage() for rec in caplog.records) >= 2
 
 
+async def test_a_form_naming_another_ticket_than_the_recorded_one_is_refused(
+    capi: Api, local_server: Any, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The applicant types the ticket number into the approval's form; the approval id
+    recorded when it was started is the platform's own: when they disagree, nothing moves."""
+    started_for, named = await new_ticket(capi), await new_ticket(capi)
+    r = await capi.post(f"/api/tickets/{started_for['id']}/approvals",
+                        {"source": "wecom", "approval_id": "202612010009"})
+    assert r.status_code == 201, r.text
+    srv = local_server(approval_detail_api("202612010009", named["number"]))
+    monkeypatch.setenv("GONGDAN_WECOM_APPROVAL_SECRET", "approval-secret-123")
+    monkeypatch.setenv("GONGDAN_WECOM_BASE_URL", srv.url)
+    caplog.set_level(logging.WARNING, logger="gongdan.callbacks")
+    r = await send(capi, "wecom", wecom_post(approval_xml("202612010009", 2)))
+    assert r.status_code == 409 and r.json()["message_zh"] and r.json()["message_en"], r.text
+    assert "names" in caplog.text
+    assert await state(capi, started_for["id"]) == "待审批"
+    assert await state(capi, named["id"]) == "待审批"
+
+
 async def test_dingtalk_approval_moves_the_ticket_by_the_recorded_approval_id(
     capi: Api, caplog: pytest.LogCaptureFixture,
 ) -> None:

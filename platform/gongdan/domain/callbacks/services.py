@@ -52,18 +52,28 @@ def _refused(source: str, reason: str) -> ApiError:
 
 
 async def _ticket_for(event: CallbackEvent) -> int | None:
-    """The ticket an approval is about: the ticket number in the approval's form, else the
-    approval id recorded when the approval was started."""
-    if event.ticket_ref:
-        rows = await GdTicket.select(GdTicket.id).where(GdTicket.number == event.ticket_ref)
-        if rows:
-            return int(rows[0]["id"])
+    """The ticket an approval is about: the approval id recorded when the approval was
+    started wins (the platform wrote it); else the ticket number in the approval's form
+    (which the applicant typed). A form naming another ticket than the recorded one is
+    refused, never followed."""
+    recorded: int | None = None
     if event.approval_id:
         rows = await GdApproval.select(GdApproval.ticket_id).where(
             GdApproval.key == f"{event.source}:{event.approval_id}")
         if rows:
-            return int(rows[0]["ticket_id"])
-    return None
+            recorded = int(rows[0]["ticket_id"])
+    by_form: int | None = None
+    if event.ticket_ref:
+        rows = await GdTicket.select(GdTicket.id).where(GdTicket.number == event.ticket_ref)
+        if rows:
+            by_form = int(rows[0]["id"])
+    if recorded is not None and by_form is not None and by_form != recorded:
+        log.warning("callback %s refused: approval %s was recorded for ticket %s but its "
+                    "form names %s", event.source, event.approval_id, recorded, event.ticket_ref)
+        raise conflict("审批单上的工单号与发起审批时记录的工单不一致",
+                       "the approval's form names another ticket than the one it was "
+                       "started for")
+    return recorded if recorded is not None else by_form
 
 
 async def receive(db: Database, settings: Settings, callback: InboundCallback,
@@ -114,7 +124,8 @@ async def receive(db: Database, settings: Settings, callback: InboundCallback,
                            "already handled", data={"dedup_key": event.dedup_key})
 
     actor = f"{source}:{event.actor}" if event.actor else source
-    body = {"type": event.event_type, "channel": CHANNEL, **event.fields}
+    # the verifier's fields never override what the event is or where it came from
+    body = {**event.fields, "type": event.event_type, "channel": CHANNEL}
     result = await tickets.post_event(
         db, settings, ticket_id, body, CurrentUser(id=0, name=actor[:100], role="admin"),
         channels=(*tickets.CLIENT_CHANNELS, CHANNEL), within=guard)

@@ -302,3 +302,33 @@ async def test_closing_and_transferring_free_the_engineer_for_the_queue(tapi: Ti
     r = await tapi.post(f"/api/tickets/{y['id']}/transfer", {"team": "二组", "reason": "二组更近"})
     assert r.status_code == 200, r.text
     assert await live(tapi, z["id"]) == ["xiaowang"]
+
+
+async def test_unassigning_when_nobody_else_can_take_it_leaves_it_queued(tapi: TimeApi) -> None:
+    """The drain that frees the old assignee runs in the PATCH's own transaction: it must
+    not take the just-queued ticket off the queue as 'still assigned'."""
+    await dispatch_line(tapi)
+    for key in ("xiaoli", "xiaozhao"):
+        await patch(tapi, key, on_shift=False)
+    t = await create(tapi)
+    wang = await token_for(tapi, "xiaowang")
+    t = (await wang.post(f"/api/tickets/{t['id']}/claim")).json()
+    r = await tapi.patch(f"/api/tickets/{t['id']}", {"version": t["version"], "assignee": None})
+    assert r.status_code == 200 and r.json()["assignee"] is None, r.text
+    assert await live(tapi, t["id"]) == []  # nobody else can take it, and not back to xiaowang
+    assert t["id"] in [q["ticket_id"] for q in await tapi.run(dispatch.queued)]
+
+
+async def test_a_transfer_waits_for_its_team_instead_of_bouncing_to_another(tapi: TimeApi) -> None:
+    """Transferred to 二组 with nobody of 二组 free, the ticket waits in the queue; the drain
+    that frees the old assignee must not hand it to 一组 again."""
+    await dispatch_line(tapi)
+    await patch(tapi, "xiaozhao", on_shift=False)
+    await patch(tapi, "xiaosun", on_shift=False)
+    t = await create(tapi)
+    wang = await token_for(tapi, "xiaowang")
+    t = (await wang.post(f"/api/tickets/{t['id']}/claim")).json()
+    r = await tapi.post(f"/api/tickets/{t['id']}/transfer", {"team": "二组", "reason": "二组负责该区域"})
+    assert r.status_code == 200, r.text
+    assert await live(tapi, t["id"]) == []
+    assert t["id"] in [q["ticket_id"] for q in await tapi.run(dispatch.queued)]

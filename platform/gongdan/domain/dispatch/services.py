@@ -318,7 +318,7 @@ async def queued(line_key: str | None = None, limit: int = DRAIN_SCAN) -> list[d
 
 
 async def drain(actor: str, freed: Iterable[str] | None = None, routes: int = DRAIN_ROUTES,
-                scan: int = DRAIN_SCAN) -> int:
+                scan: int = DRAIN_SCAN, skip: int | None = None) -> int:
     """Route waiting tickets again, of every line, in queue order; inside a transaction.
 
     `freed`: the engineers who just came free (closed or gave back a ticket, came on shift,
@@ -327,7 +327,10 @@ async def drain(actor: str, freed: Iterable[str] | None = None, routes: int = DR
     check among those few, before any lock), and the drain stops once their free capacity
     is offered out (one offer per free slot, so the head of the queue gets it first).
     Tickets that cannot be placed are skipped, not waited on: at most `scan` waiting tickets
-    are looked at and at most `routes` routed in full. Returns how many got offers."""
+    are looked at and at most `routes` routed in full. `skip`: the ticket whose own
+    transaction this drain runs in, just routed (with its own restrictions: a transfer's
+    team, a put-back's exclusions) and not yet fully written; the drain leaves it alone.
+    Returns how many got offers."""
     sqlite = _sqlite()
     keys = sorted(set(freed)) if freed is not None else None
     people: dict[str, dict[str, Any]] = {}
@@ -343,6 +346,8 @@ async def drain(actor: str, freed: Iterable[str] | None = None, routes: int = DR
     free: dict[str, int] = {}
     routed = 0
     for hint in waiting:
+        if hint["id"] == skip:
+            continue
         if routes <= 0 or (keys is not None and not people):
             break  # the budget is spent, or the freed capacity is offered out
         at = (hint["line_key"], int(hint["form_version"]))
@@ -425,7 +430,7 @@ async def on_assignee_change(row: dict[str, Any], old: str | None, new: str | No
             await route(ctx, Record(dict(row), "dispatch", now), reason="unassign", record=False,
                         exclude=_put_back_excluded(prior, None) | ({old} if old else set()))
     if old:
-        await drain("dispatch", {old})
+        await drain("dispatch", {old}, skip=row["id"])
 
 
 async def on_event(row: dict[str, Any], etype: str, data: dict[str, Any], actor: str,
@@ -604,7 +609,7 @@ async def release(db: Database, settings: Settings, ticket_id: int, user: Curren
         prior = await _offers(ticket_id)
         result = await route(ctx, rec, reason="release", exclude=_put_back_excluded(prior, None) | {holder})
         await rec.save()
-        await drain(user.name, {holder})
+        await drain(user.name, {holder}, skip=ticket_id)
     return {"ticket": tickets.ticket_out(await tickets._get_row(ticket_id), settings, ctx.machine),
             "routing": result}
 
@@ -910,7 +915,7 @@ async def reassign(db: Database, settings: Settings, ticket_id: int, engineer: s
                    **({"forced_off_shift": True} if not target["on_shift"] else {})})
         await rec.save()
         if old:
-            await drain(user.name, {old})
+            await drain(user.name, {old}, skip=ticket_id)
     return tickets.ticket_out(await tickets._get_row(ticket_id), settings, ctx.machine)
 
 
@@ -945,7 +950,7 @@ async def transfer(db: Database, settings: Settings, ticket_id: int, team: str, 
         result = await route(ctx, rec, reason="transfer", team=team, exclude={old} if old else set())
         await rec.save()
         if old:
-            await drain(user.name, {old})
+            await drain(user.name, {old}, skip=ticket_id)
     out = tickets.ticket_out(await tickets._get_row(ticket_id), settings, ctx.machine)
     return {**out, "routing": result}
 

@@ -246,3 +246,18 @@ def test_cli_org_sync(db_url: str, local_server: Any, monkeypatch: pytest.Monkey
         assert missing.exit_code == 1 and "org source not found" in missing.output
     finally:
         plugins.set_plugin_manager(None)
+
+
+async def test_a_local_account_of_the_same_name_is_never_taken_over(oapi: OrgApi) -> None:
+    """A provider user whose id is the name of a local account not linked to that provider
+    (say a local `zhao`, or `admin`) is skipped: the local account keeps its profile,
+    its state and its notifications."""
+    r = await oapi.post("/api/users", {"name": "zhao", "role": "dispatcher",
+                                       "profile": {"phone": "13911112222"}})
+    assert r.status_code == 201, r.text
+    first = await oapi.sync("wecom")
+    assert first["people_skipped"] == 1 and first["people_created"] == 4
+    users = {u["name"]: u for u in (await oapi.get("/api/users")).json()}
+    assert users["zhao"]["role"] == "dispatcher"
+    assert users["zhao"]["profile"] == {"phone": "13911112222"}
+    assert "zhao" not in await oapi.engineers()

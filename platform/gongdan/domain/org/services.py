@@ -191,6 +191,15 @@ class _Sync:
             profile = users[0]["profile"] or {}
             if isinstance(profile, str):
                 profile = json.loads(profile or "{}")
+            if member is None and profile.get(f"{self.source}_userid") != user.id:
+                # a local account that merely shares the id's name (e.g. `admin`) is never
+                # taken over: its profile would be rewritten and its notifications redirected
+                self.counts["people_skipped"] += 1
+                log.warning("org sync %s: user id %r is the name of a local account not "
+                            "linked to %s; skipped", self.source, user.id, self.source)
+                self.say(f"? {user.id} {user.name}: a local user of that name exists and is "
+                         f"not linked to {self.source} (profile {self.source}_userid): skipped")
+                return
         profile = {**profile, f"{self.source}_userid": user.id, "title": user.title}
         for key, value in (("phone", user.mobile), ("email", user.email)):
             if value:

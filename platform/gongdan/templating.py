@@ -95,6 +95,28 @@ class _LayeredLoader(BaseLoader):
         raise TemplateNotFound(template)
 
 
+MAX_RESULT = 100_000  # the largest number or repeated string a template may compute
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """Jinja's immutable sandbox, with `*` and `**` capped: `{{ 9**9**9 }}` or
+    `{{ "x" * 10**9 }}` in an admin's template would otherwise stall the worker that
+    renders it inside a ticket's transaction."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**" and isinstance(left, int) and isinstance(right, int) \
+                and abs(left) > 1 and abs(left).bit_length() * right > 4096:
+            raise SecurityError("a power too large / 乘方太大")  # (floats overflow on their own)
+        if operator == "*":
+            for seq, n in ((left, right), (right, left)):
+                if isinstance(seq, str | list | tuple) and isinstance(n, int) \
+                        and len(seq) * n > MAX_RESULT:
+                    raise SecurityError("too long a repeated text / 重复的文本太长")
+        return super().call_binop(context, operator, left, right)
+
+
 class MessageTemplates:
     """Find, check and render message templates."""
 
@@ -113,7 +135,7 @@ class MessageTemplates:
         layers: list[Callable[[str], str | None]] = [self._from_dir, self.runtime.get]
         layers += [p.get for p in self.packs]
         layers.append(self.builtins.get)
-        self.env = ImmutableSandboxedEnvironment(
+        self.env = _Sandbox(
             loader=_LayeredLoader(layers, self._stamp), undefined=StrictUndefined, autoescape=False,
             keep_trailing_newline=False, trim_blocks=True, lstrip_blocks=True,
         )

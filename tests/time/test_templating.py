@@ -57,6 +57,10 @@ def test_subject_and_markdown_are_set_by_the_template() -> None:
         ("{{ 'x' * 100000 }}", "too long"),
         ("{{ nope }}", "not given"),
         ("{{ 1 / 0 }}", "rendering failed"),
+        ("{{ 9 ** 9999999 }}", "a power too large"),  # would stall the worker, not only fail
+        ("{{ (9 ** 64) ** 64 ** 2 }}", "a power too large"),
+        ("{{ 'x' * 10 ** 9 }}", "too long a repeated text"),
+        ("{{ [1, 2] * 10 ** 8 }}", "too long a repeated text"),
     ],
 )
 def test_sandbox_refuses_and_reports(source: str, needle: str) -> None:

@@ -150,11 +150,15 @@ def bind(engine: Engine) -> None:
         table._meta.db = engine
 
 
-def _give_back(fd: int) -> Any:
-    """A done-callback for a lock wait nobody awaits any more: release what it got."""
+def _give_back(db: Database, fd: int) -> Any:
+    """A done-callback for a lock wait nobody awaits any more: release what it got, unless
+    the database was closed meanwhile (the descriptor may be closed, or reused by another
+    file whose lock this must not touch)."""
 
     def done(f: asyncio.Future[Any]) -> None:
-        if not f.cancelled() and f.exception() is None:
+        if f.cancelled() or f.exception() is not None or db._lock_fd != fd:
+            return
+        with contextlib.suppress(OSError):
             fcntl.flock(fd, fcntl.LOCK_UN)
 
     return done
@@ -257,9 +261,9 @@ class Database:
                 await asyncio.wait_for(asyncio.shield(waiting), self.settings.sqlite_timeout)
                 held = True
             except TimeoutError:
-                waiting.add_done_callback(_give_back(fd))
+                waiting.add_done_callback(_give_back(self, fd))
             except asyncio.CancelledError:
-                waiting.add_done_callback(_give_back(fd))
+                waiting.add_done_callback(_give_back(self, fd))
                 raise
         try:
             yield

@@ -17,13 +17,14 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+
+from tests.platform.conftest import stop, wait_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 UI_DIST = Path(os.environ.get("GONGDAN_ADMIN_UI_DIR") or ROOT / "admin-ui" / "dist")
@@ -114,19 +115,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     url = f"http://127.0.0.1:{port}"
     srv: Server | None = None
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"server exited with {proc.returncode}: "
-                                   + (tmp / "server.log").read_text(errors="replace"))
-            try:
-                if httpx.get(url + "/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("server did not start")
-            time.sleep(0.2)
+        wait_healthy(proc, url, tmp / "server.log")
         srv = Server(url, token, said.group(1))
         for name, (display, profile) in ENGINEER_PROFILES.items():
             srv.post("/api/users", {"name": name, "role": "engineer", "display_name": display,
@@ -135,12 +124,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     finally:
         if srv is not None:
             srv.http.close()
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
         log.close()
 
 

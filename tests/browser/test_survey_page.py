@@ -28,6 +28,7 @@ from tests.browser.conftest import (
     _free_port,
     _gongdan,
 )
+from tests.platform.conftest import stop, wait_healthy
 
 DOCS_SHOT = ROOT / "docs" / "img" / "survey.png"
 
@@ -66,26 +67,12 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
                             env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, (tmp / "server.log").read_text(errors="replace")
-            try:
-                if httpx.get(url + "/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.2)
+        wait_healthy(proc, url, tmp / "server.log")
         srv = Live(url, token, clock_file)
         yield srv
         srv.http.close()
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
         log.close()
 
 

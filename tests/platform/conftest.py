@@ -156,6 +156,38 @@ class LiveServer:
         return {"Authorization": f"Bearer {self.token}"}
 
 
+def wait_healthy(proc: subprocess.Popen[bytes], url: str, log: Path | None = None,
+                 timeout: float = 60.0, pause: float = 0.2) -> None:
+    """Wait until `url`/health answers 200; fail, with the tail of the server's `log`, when
+    the process exits first or nothing answers within `timeout` seconds."""
+
+    def said() -> str:
+        return log.read_text(errors="replace")[-4000:] if log is not None and log.exists() else ""
+
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}: {said()}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url + "/health", timeout=1).status_code == 200:
+                return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"server did not start: {said()}")
+        time.sleep(pause)
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    """Terminate a server process, killing it when it does not end within 20 s."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 @contextlib.contextmanager
 def live_server(db_url: str, workers: int = 2, log: Path | None = None) -> Iterator[LiveServer]:
     """Start `gongdan serve` on a free port and wait until /health answers."""
@@ -171,24 +203,8 @@ def live_server(db_url: str, workers: int = 2, log: Path | None = None) -> Itera
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"server exited with {proc.returncode}")
-            try:
-                if httpx.get(url + "/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("server did not start")
-            time.sleep(0.2)
+        wait_healthy(proc, url, log)
         yield LiveServer(url, token, proc)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
         logfile.close()

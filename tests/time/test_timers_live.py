@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from gongdan.demo import demo_ticket
-from tests.platform.conftest import _gongdan, free_port
+from tests.platform.conftest import _gongdan, free_port, stop, wait_healthy
 
 TICKETS = 40
 SLA_TIMERS = 4  # P0: respond warning and breach, resolve warning and breach
@@ -47,25 +47,10 @@ def server(env: dict[str, str], log: Path) -> Iterator[tuple[subprocess.Popen[by
             env=env, stdout=fh, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"server exited with {proc.returncode}: {log.read_text()[-2000:]}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(url + "/health", timeout=1).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError("server did not start")
-            time.sleep(0.1)
+        wait_healthy(proc, url, log, pause=0.1)
         yield proc, url
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop(proc)
 
 
 def _counts(url: str, token: str) -> dict[str, int]:

@@ -23,7 +23,7 @@ from gongdan.errors import FieldError, invalid, not_found
 from gongdan.settings import Settings
 from gongdan.store.tables import GdEngineer, GdForm, GdLine, GdOutbox, GdTicket, GdUser
 from gongdan.templating import MessageTemplates, TemplateProblem
-from gongdan.timers import clock
+from gongdan.timers import clock, escalation
 
 log = logging.getLogger("gongdan.outbox")
 STATES = ("pending", "sending", "sent", "dead")
@@ -172,12 +172,8 @@ async def resolve_recipients(to: str, channel: str, ticket_id: int | None) -> li
             raise Unresolved("the ticket has no assignee")
         people = [str(ticket["assignee"])]
     elif to == "supervisor":
-        people = []
-        if ticket.get("assignee"):
-            rows = await GdEngineer.select(GdEngineer.supervisor).where(
-                GdEngineer.key == ticket["assignee"])
-            if rows and rows[0]["supervisor"]:
-                people = [str(rows[0]["supervisor"])]
+        boss = await escalation.supervisor_of([ticket.get("assignee")])
+        people = [boss] if boss else []
         if not people:
             people = await _people_with_role("supervisor")
         if not people:

@@ -15,14 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from gongdan.domain.tickets import deadlines
-from gongdan.domain.tickets.deadlines import (
-    RESPONSE_EVENTS,
-    Calendars,
-    Tier,
-    clock_events,
-    load_calendars,
-    tier_of,
-)
+from gongdan.domain.tickets.deadlines import Tier, clock_events, tier_of
 from gongdan.store.tables import GdTicket, GdTimer
 
 log = logging.getLogger("gongdan.timers")
@@ -30,8 +23,7 @@ log = logging.getLogger("gongdan.timers")
 SLA_KINDS = ("respond_warn", "respond_breach", "resolve_warn", "resolve_breach")
 STATE_KINDS = (*SLA_KINDS, "dwell", "archive")
 KINDS = (*STATE_KINDS, "claim_timeout")
-__all__ = ["KINDS", "RESPONSE_EVENTS", "SLA_KINDS", "STATE_KINDS", "Calendars", "Tier", "arm",
-           "clock_events", "load_calendars", "rearm", "tier_of"]
+__all__ = ["KINDS", "SLA_KINDS", "STATE_KINDS", "arm", "rearm"]
 
 
 async def rearm(ticket_id: int, *, rules: Any, closed: bool, now: dt.datetime,
@@ -88,8 +80,7 @@ async def rearm(ticket_id: int, *, rules: Any, closed: bool, now: dt.datetime,
             ticket_update[GdTicket.respond_by] = clock.respond_by
         if clock.resolve_by != row.get("resolve_by"):
             ticket_update[GdTicket.resolve_by] = clock.resolve_by
-        sla = {**row["sla"], "respond_by": clock.respond_by.isoformat(),
-               "resolve_by": clock.resolve_by.isoformat() if clock.resolve_by else None}
+        sla = deadlines.with_deadlines(row["sla"], clock)
         if sla != row["sla"]:
             ticket_update[GdTicket.sla] = sla
     if rules is not None:

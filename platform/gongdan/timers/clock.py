@@ -13,6 +13,14 @@ from pathlib import Path
 _offset = dt.timedelta(0)
 
 
+def aware(value: dt.datetime | str) -> dt.datetime:
+    """A stored time as an aware datetime: ISO text parsed, a naive value taken as UTC
+    (SQLite hands timestamps back as text or naive datetimes)."""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
 def now() -> dt.datetime:
     """The current time, aware, in UTC (shifted by the test offset, if any)."""
     return dt.datetime.now(dt.UTC) + _offset

@@ -143,11 +143,7 @@ def _bypass(row: dict[str, Any]) -> bool:
 
 
 def _aware(value: Any) -> dt.datetime | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = dt.datetime.fromisoformat(value)
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    return None if value is None else clock.aware(value)
 
 
 # --- timers --------------------------------------------------------------------------------
@@ -243,8 +239,8 @@ async def route(ctx: tickets.LineContext, rec: Record, *, reason: str, channel: 
     lifted = False
     if not chosen and bypass and decision.pool:
         again = await _decide(rs, ticket, rec.now, team, lift=True)
-        if pick(again):
-            decision, chosen, lifted = again, pick(again), True
+        if again_chosen := pick(again):
+            decision, chosen, lifted = again, again_chosen, True
     rules_offered = list(decision.offered)
     decision.offered = chosen
     if not chosen and not store_if_none:

@@ -448,10 +448,7 @@ def reroute_due(row: dict[str, Any], loc: dict[str, float], now: dt.datetime, se
     last_at, last_loc = row.get("reroute_at"), row.get("reroute_location")
     if last_at is None or last_loc is None:
         return True
-    if isinstance(last_at, str):
-        last_at = dt.datetime.fromisoformat(last_at)
-    if last_at.tzinfo is None:
-        last_at = last_at.replace(tzinfo=dt.UTC)
+    last_at = clock.aware(last_at)
     if now - last_at >= dt.timedelta(minutes=settings.location_reroute_minutes):
         return True
     moved = _distance_km(last_loc, loc)

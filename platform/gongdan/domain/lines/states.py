@@ -33,6 +33,10 @@ class StateMachine(msgspec.Struct, kw_only=True):
                 return s.category
         return None
 
+    def closed_keys(self) -> list[str]:
+        """The states of category `closed`, in the machine's order."""
+        return [s.key for s in self.states if s.category == "closed"]
+
     def allows(self, from_state: str, to_state: str) -> bool:
         """True when the machine has an edge from `from_state` to `to_state`."""
         return any(a in (from_state, "*") and b == to_state for a, b in self.transitions)

@@ -40,6 +40,7 @@ import pluggy
 from gongdan import plugins
 from gongdan.connectors import DeliveryError, SettingsError
 from gongdan.domain.engineers.services import touch
+from gongdan.domain.lines.states import machine_from_json
 from gongdan.errors import ApiError, not_found
 from gongdan.hookspecs import OrgDepartment, OrgSnapshot, OrgUser
 from gongdan.store.engine import Database
@@ -91,11 +92,8 @@ def _supervisor(user: OrgUser, depts: dict[str, OrgDepartment]) -> str | None:
 async def _closed_states() -> dict[str, set[str]]:
     out: dict[str, set[str]] = {}
     for line in await GdLine.select(GdLine.key, GdLine.states).output(load_json=True):
-        states = line["states"] or {}
-        if isinstance(states, str):
-            states = json.loads(states)
-        out[line["key"]] = {s["key"] for s in (states.get("states") or [])
-                            if s.get("category") == "closed"}
+        machine = machine_from_json(line["states"])
+        out[line["key"]] = set(machine.closed_keys()) if machine else set()
     return out
 
 

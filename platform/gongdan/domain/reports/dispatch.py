@@ -71,12 +71,6 @@ ALL_TEAMS_ZH, ALL_TEAMS_EN = "全部", "all"
 UNASSIGNED_ZH, UNASSIGNED_EN = "未分配", "unassigned"
 
 
-def _aware(value: Any) -> dt.datetime:
-    if isinstance(value, str):
-        value = dt.datetime.fromisoformat(value)
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-
-
 def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
 
@@ -156,7 +150,7 @@ async def dispatch_report(settings: Settings, date: str | None = None, line: str
         for e in await GdEvent.select(GdEvent.ticket_id, GdEvent.seq, GdEvent.type, GdEvent.at, GdEvent.actor,
                                       GdEvent.after, GdEvent.data).where(
                 GdEvent.ticket_id.is_in(found) & (GdEvent.at < end) & GdEvent.type.is_in(list(COUNTED))):
-            events[e["ticket_id"]].append({**e, "at": _aware(e["at"]), "after": _json(e["after"]) or {},
+            events[e["ticket_id"]].append({**e, "at": clock.aware(e["at"]), "after": _json(e["after"]) or {},
                                            "data": _json(e["data"]) or {}})
     people = {r["key"]: {"team": r["team"], "skills": _json(r["skills"]) or {}}
               for r in await GdEngineer.select(GdEngineer.key, GdEngineer.team, GdEngineer.skills)}
@@ -172,10 +166,10 @@ async def dispatch_report(settings: Settings, date: str | None = None, line: str
                 who = e["after"].get("assignee") or (e["actor"] if e["type"] == "claimed" else None)
                 team = (people.get(who) or {}).get("team") if who else e["after"].get("team")
         acc = groups.setdefault((t["line_key"], team), _empty())
-        created = _aware(t["created_at"])
+        created = clock.aware(t["created_at"])
         if start <= created < end:
             acc["created"] += 1
-        respond_by = _aware(t["respond_by"]) if t["respond_by"] is not None else None
+        respond_by = clock.aware(t["respond_by"]) if t["respond_by"] is not None else None
         if respond_by is not None and start <= respond_by < end:
             acc["respond_due"] += 1
             if any(e["type"] == "sla_breached" and e["data"].get("clock") == "respond" for e in evs):

@@ -153,7 +153,8 @@ async def clock(
                          warn_share=warn_share)
 
 
-def _with_deadlines(sla: dict[str, Any], c: SlaClock) -> dict[str, Any]:
+def with_deadlines(sla: dict[str, Any], c: SlaClock) -> dict[str, Any]:
+    """The stored `sla` dict with the clock's deadlines (resolve_by None while paused)."""
     return {**sla, "respond_by": c.respond_by.isoformat(),
             "resolve_by": c.resolve_by.isoformat() if c.resolve_by else None}
 
@@ -169,7 +170,7 @@ async def for_new_ticket(
         return None, None, None
     c = await clock(created_at=now, sla=sla, now=now,
                     events=[{"type": "created", "at": now, "after": {"state": state, "sla": sla}}])
-    return _with_deadlines(sla, c), c.respond_by, c.resolve_by
+    return with_deadlines(sla, c), c.respond_by, c.resolve_by
 
 
 async def for_reclassified(
@@ -182,4 +183,4 @@ async def for_reclassified(
         return None, None, None
     events = [*await record(ticket_id), {"type": "sla_changed", "at": now, "after": {"sla": sla}}]
     c = await clock(created_at=created_at, sla=sla, events=events, now=now)
-    return _with_deadlines(sla, c), c.respond_by, c.resolve_by
+    return with_deadlines(sla, c), c.respond_by, c.resolve_by

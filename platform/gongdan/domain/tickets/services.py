@@ -92,7 +92,7 @@ def _load(row: dict[str, Any]) -> dict[str, Any]:
 def _announce(ticket: dict[str, Any], events: list[GdEvent], machine: StateMachine | None
               ) -> None:
     """The plugins' event hooks, AFTER commit (`plugins.announce`; failures logged)."""
-    closed = [st.key for st in machine.states if st.category == "closed"] if machine else []
+    closed = machine.closed_keys() if machine else []
     plugins.announce(ticket, events, closed_states=closed)
 
 
@@ -472,7 +472,7 @@ async def _overdue_condition(line: str | None) -> Any:
     open_cond: Any = None
     for row in await query.output(load_json=True):
         machine = machine_from_json(row["states"])
-        closed = [s.key for s in machine.states if s.category == "closed"] if machine else []
+        closed = machine.closed_keys() if machine else []
         cond = GdTicket.line_key == row["key"]
         if closed:
             cond = cond & GdTicket.state.not_in(closed)
@@ -748,7 +748,7 @@ async def post_event(
         await dispatch.on_event(row, etype, data, user.name, now)  # a check-in moves the engineer
         if state != row["state"]:
             await dispatch.on_state_change(ctx, row, row["state"], state)
-        if transition is not None or etype in timers.RESPONSE_EVENTS:
+        if transition is not None or etype in deadlines.RESPONSE_EVENTS:
             await _rearm(settings, ctx, ticket_id, state, now)
         if transition is not None and transition["notify"]:
             await outbox.transition_notices(

@@ -98,28 +98,27 @@ def _row_out(r: dict[str, Any]) -> dict[str, Any]:
             "field_dictionary": r["field_dictionary"]}
 
 
-async def line_synonyms(line_key: str) -> dict[str, str]:
-    """Synonym -> canonical key from every pack installed for `line_key` (read when a form is
-    saved; the form version keeps them)."""
-    rows = await GdPackInstall.select(GdPackInstall.line_keys, GdPackInstall.field_dictionary).order_by(
+async def _line_pack_map(line_key: str, column: Any) -> dict[str, str]:
+    """One JSON map `column` of every pack installed for `line_key`, merged in pack order."""
+    rows = await GdPackInstall.select(GdPackInstall.line_keys, column).order_by(
         GdPackInstall.pack).output(load_json=True)
     out: dict[str, str] = {}
     for r in rows:
         if line_key in (r["line_keys"] or []):
-            out.update(r["field_dictionary"] or {})
+            out.update(r[column._meta.name] or {})
     return out
+
+
+async def line_synonyms(line_key: str) -> dict[str, str]:
+    """Synonym -> canonical key from every pack installed for `line_key` (read when a form is
+    saved; the form version keeps them)."""
+    return await _line_pack_map(line_key, GdPackInstall.field_dictionary)
 
 
 async def line_templates(line_key: str) -> dict[str, str]:
     """Message template name -> Jinja2 source from every pack installed for `line_key` (the
     `packs` layer of `gongdan.templating.MessageTemplates`)."""
-    rows = await GdPackInstall.select(GdPackInstall.line_keys, GdPackInstall.message_templates).order_by(
-        GdPackInstall.pack).output(load_json=True)
-    out: dict[str, str] = {}
-    for r in rows:
-        if line_key in (r["line_keys"] or []):
-            out.update(r["message_templates"] or {})
-    return out
+    return await _line_pack_map(line_key, GdPackInstall.message_templates)
 
 
 def _field_specs(pack: TemplatePack) -> list[FieldSpec]:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from importlib import metadata
 from types import ModuleType
@@ -196,14 +196,21 @@ def set_plugin_manager(pm: GongdanPluginManager | None) -> None:
         close_cached(old)
 
 
+def _per_manager(pm: pluggy.PluginManager, attr: str, build: Callable[[], Any]) -> Any:
+    """What `build()` gives, kept on the plugin manager `pm` under `attr`."""
+    found = pm.__dict__.get(attr)
+    if found is None:
+        found = pm.__dict__[attr] = build()
+    return found
+
+
 def cached_verifiers(pm: pluggy.PluginManager | None = None) -> list[CallbackVerifier]:
     """The callback verifiers, built once per plugin manager (they keep HTTP clients,
     token caches and their memory of seen signatures between callbacks)."""
     pm = pm or get_plugin_manager()
-    with _PM_LOCK:
-        found: list[CallbackVerifier] | None = pm.__dict__.get("_gongdan_verifiers")
-        if found is None:
-            found = pm.__dict__["_gongdan_verifiers"] = callback_verifiers(pm)
+    with _PM_LOCK:  # built exactly once: verifiers keep state between callbacks
+        found: list[CallbackVerifier] = _per_manager(pm, "_gongdan_verifiers",
+                                                     lambda: callback_verifiers(pm))
     return found
 
 
@@ -310,9 +317,8 @@ def event_validator(name: str, pm: pluggy.PluginManager | None = None) -> Any:
     cache: dict[str, Any] = pm.__dict__.setdefault("_gongdan_event_validators", {})
     if name in cache:
         return cache[name]
-    declared: dict[str, EventType] | None = pm.__dict__.get("_gongdan_event_types")
-    if declared is None:
-        declared = pm.__dict__["_gongdan_event_types"] = event_types(pm)
+    declared: dict[str, EventType] = _per_manager(pm, "_gongdan_event_types",
+                                                  lambda: event_types(pm))
     et = declared.get(name)
     if et is None:  # not a plugin's type: nothing to check (and nothing cached per name)
         return None
@@ -329,9 +335,8 @@ def event_validator(name: str, pm: pluggy.PluginManager | None = None) -> Any:
 def connector_classes(pm: pluggy.PluginManager | None = None) -> dict[str, type[Connector]]:
     """:func:`connectors`, collected once per plugin manager (the outbox asks per message)."""
     pm = pm or get_plugin_manager()
-    found: dict[str, type[Connector]] | None = pm.__dict__.get("_gongdan_connectors")
-    if found is None:
-        found = pm.__dict__["_gongdan_connectors"] = connectors(pm)
+    found: dict[str, type[Connector]] = _per_manager(pm, "_gongdan_connectors",
+                                                     lambda: connectors(pm))
     return found
 
 
